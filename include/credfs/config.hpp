@@ -1,0 +1,88 @@
+// Daemon configuration: the JSON file given with --config, parsed once into an
+// immutable struct. The keys below are the public contract (docs/configuration.md).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace credfs {
+
+/// Where installation tokens come from.
+struct SourceConfig {
+    enum class Type { Gastown, Static };
+    Type type = Type::Gastown;
+
+    // type == Gastown
+    std::string api_url;  ///< e.g. "https://gastown.example"; no trailing slash kept.
+    std::string town_id;
+    std::string container_token_file;  ///< Empty: read the env var below instead.
+    std::string container_token_env = "GASTOWN_CONTAINER_TOKEN";
+    double connect_timeout_s = 5;  ///< TCP+TLS connect bound, seconds.
+    double request_timeout_s = 8;  ///< Whole-request bound, seconds.
+
+    // type == Static
+    std::string token_file;  ///< A long-lived PAT, served as is.
+};
+
+/// Freshness tuning. Every value is in seconds and may be fractional.
+struct RefreshConfig {
+    double margin_s = 600;           ///< Background refresh this long before expiry.
+    double min_ttl_s = 300;          ///< A read needs at least this much life left.
+    double jitter_s = 30;            ///< Random 0..jitter_s subtracted from refresh time.
+    double read_timeout_s = 10;      ///< Longest an open() waits for a refresh.
+    double backoff_initial_s = 0.5;  ///< First retry delay after a failed refresh.
+    double backoff_max_s = 60;       ///< Cap on the retry delay.
+    /// Lifetime assumed when the upstream reports no expiry. 1800 s is half of
+    /// GitHub's one-hour installation-token life: a token the upstream minted
+    /// up to 30 minutes before handing it to us is still valid when we stop
+    /// trusting it (docs/configuration.md).
+    double assumed_ttl_s = 1800;
+};
+
+/// One rig: one credential-store file in the mount root.
+struct RigConfig {
+    std::string id;    ///< Rig id, as the control plane knows it.
+    std::string file;  ///< File name in the mount root; defaults to id.
+    std::string host = "github.com";
+    std::string username = "x-access-token";
+};
+
+struct LogConfig {
+    std::string level = "info";  ///< spdlog level name: trace..critical, off.
+    std::string file;            ///< Empty: stderr.
+};
+
+struct Config {
+    SourceConfig source;
+    RefreshConfig refresh;
+    std::vector<RigConfig> rigs;
+    LogConfig log;
+};
+
+/// A config that cannot be used. what() is one line naming the key and the
+/// problem, e.g. "refresh.margin_s: must be a non-negative number".
+class ConfigError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+/// Looks up an environment variable; std::nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+/// The process environment (getenv).
+EnvLookup process_env();
+
+/// Parses and validates a config from JSON text.
+/// `env` supplies GASTOWN_API_URL / GASTOWN_TOWN_ID fallbacks and the
+/// container-token variable. Token files are checked for readability here,
+/// not read into the config. Throws ConfigError on the first problem found.
+Config parse_config(const std::string& json_text, const EnvLookup& env);
+
+/// Reads `path` and calls parse_config. Throws ConfigError (naming the path)
+/// when the file cannot be read.
+Config load_config(const std::string& path, const EnvLookup& env);
+
+}  // namespace credfs

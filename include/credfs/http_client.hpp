@@ -1,0 +1,46 @@
+// A minimal HTTP client interface, so token sources can be unit-tested with a
+// fake and run for real on libcurl.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace credfs {
+
+struct HttpRequest {
+    std::string url;
+    std::vector<std::string> headers;  ///< "Name: value" lines.
+    std::string body;
+    double connect_timeout_s = 5;  ///< Bound on connecting (TCP + TLS), seconds.
+    double timeout_s = 10;         ///< Bound on the whole request, seconds.
+};
+
+struct HttpResponse {
+    long status = 0;
+    std::string body;
+};
+
+/// No HTTP response arrived (DNS, connect, TLS, timeout, oversized body).
+/// what() names the URL and the transport's reason.
+class HttpError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+class HttpClient {
+  public:
+    virtual ~HttpClient() = default;
+    /// Sends a POST and returns whatever status the server answered (redirects
+    /// are not followed). Thread-safe. Throws HttpError.
+    virtual HttpResponse post(const HttpRequest& request) = 0;
+};
+
+/// libcurl, one easy handle per request. Response bodies over 1 MiB are refused.
+/// Call curl_global_init before starting threads (the daemon does in main).
+class CurlHttpClient final : public HttpClient {
+  public:
+    HttpResponse post(const HttpRequest& request) override;
+};
+
+}  // namespace credfs

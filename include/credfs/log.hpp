@@ -1,0 +1,21 @@
+// Logging setup (spdlog) and the redaction every logged upstream text passes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "credfs/config.hpp"
+
+namespace credfs {
+
+/// Points spdlog's default logger at `config.file` (appending) or, when that is
+/// empty, at stderr; sets the level. Lines carry an ISO timestamp and level.
+/// Throws ConfigError("log.file: ...") when the file cannot be opened.
+void init_logging(const LogConfig& config);
+
+/// Replaces anything that looks like a GitHub token (ghs_, ghp_, gho_, ghu_,
+/// ghr_, github_pat_) or a JWT (three base64url parts starting "eyJ") with
+/// "[REDACTED]". For text from upstreams that is about to be logged.
+std::string redact(std::string_view text);
+
+}  // namespace credfs

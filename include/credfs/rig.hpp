@@ -1,0 +1,97 @@
+// One rig: its current credential, its single-flight refresh, its schedule.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "credfs/clock.hpp"
+#include "credfs/config.hpp"
+#include "credfs/credential.hpp"
+#include "credfs/refresh_policy.hpp"
+#include "credfs/token_source.hpp"
+
+namespace credfs {
+
+/// Why a refresh started, for logs and counters.
+enum class RefreshTrigger { Background, OnDemand };
+
+/// Counters and state for status output. Never holds a token.
+struct RigStats {
+    uint64_t refreshes = 0;        ///< Successful refreshes.
+    uint64_t failures = 0;         ///< Failed refreshes, including not-newer tokens.
+    uint64_t on_demand_waits = 0;  ///< Opens that waited for a refresh.
+    int consecutive_failures = 0;
+    std::string last_error;      ///< Empty after a success.
+    WallTime last_refresh_at{};  ///< Wall time of the last success; epoch when none.
+    WallTime next_refresh_at{};  ///< Wall time the scheduler will next refresh.
+};
+
+/// The outcome of opening a rig file: a credential to serve, or an errno.
+struct ReadResult {
+    CredentialPtr credential;  ///< Set when error == 0.
+    int error = 0;             ///< EIO when no unexpired token could be had in time.
+};
+
+class Rig {
+  public:
+    /// `source`, `clock` and the config objects must outlive the Rig.
+    /// `on_refreshed` runs on the refresh thread after each attempt (success
+    /// or failure), outside the Rig's lock; the scheduler uses it to wake up.
+    Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
+        RandomUnit random, std::function<void()> on_refreshed = {});
+    /// Waits for an in-flight refresh to finish (bounded by the source's timeouts).
+    ~Rig();
+    Rig(const Rig&) = delete;
+    Rig& operator=(const Rig&) = delete;
+
+    const RigConfig& config() const { return config_; }
+
+    /// The credential being served now, or null before the first success.
+    /// Lock-free for readers: one atomic load.
+    CredentialPtr current() const { return current_.load(); }
+
+    /// For open(): returns the current credential when it has at least
+    /// min_ttl_s left (wall time). Otherwise joins or starts the single-flight
+    /// refresh and waits for it at most read_timeout_s (monotonic); then serves
+    /// a fresh token, else a still-unexpired one with a warning, else EIO.
+    /// Never returns an expired token. Thread-safe.
+    ReadResult credential_for_read();
+
+    /// Starts a refresh unless one is in flight; either way returns the future
+    /// of the refresh in flight. Bypasses backoff (the caller decided it is
+    /// time). Thread-safe.
+    std::shared_future<void> refresh_async(RefreshTrigger trigger);
+
+    /// Wall time at which the scheduler should refresh next, and whether a
+    /// refresh is running now. Thread-safe.
+    WallTime next_refresh_at() const;
+    bool refresh_in_flight() const;
+
+    RigStats stats() const;
+
+  private:
+    void run_refresh(RefreshTrigger trigger, std::promise<void> done);
+    void on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
+    void on_failure(const std::string& why, WallTime now);
+
+    const RigConfig config_;
+    TokenSource& source_;
+    const RefreshConfig& refresh_;
+    const Clock& clock_;
+    RandomUnit random_;
+    std::function<void()> on_refreshed_;
+
+    std::atomic<CredentialPtr> current_;
+    mutable std::mutex mu_;  // guards everything below; never held across a fetch
+    bool in_flight_ = false;
+    std::shared_future<void> flight_;
+    std::thread worker_;
+    RigStats stats_;
+};
+
+}  // namespace credfs

@@ -1,0 +1,47 @@
+// The one interface every token source implements (DESIGN.md, "Token sources").
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "credfs/clock.hpp"
+#include "credfs/config.hpp"
+#include "credfs/credential.hpp"
+
+namespace credfs {
+
+/// A fetch that produced no usable token. what() is one log-ready line naming
+/// the rig and the cause; it never contains a token or the container JWT.
+class SourceError : public std::runtime_error {
+  public:
+    explicit SourceError(const std::string& what, long http_status = 0)
+        : std::runtime_error(what), http_status_(http_status) {}
+    /// The upstream's HTTP status, or 0 when no response arrived.
+    long http_status() const { return http_status_; }
+
+  private:
+    long http_status_;
+};
+
+class TokenSource {
+  public:
+    virtual ~TokenSource() = default;
+
+    /// Fetches a token for `rig`. Blocking; bounded by the source's own
+    /// timeouts. Called from refresh threads, possibly for several rigs at
+    /// once: implementations are thread-safe. Throws SourceError.
+    virtual Token fetch(const RigConfig& rig) = 0;
+
+    /// False for sources whose tokens never expire (a PAT): the daemon then
+    /// fetches once and never schedules a refresh.
+    virtual bool tokens_expire() const { return true; }
+
+    /// The config's source.type, for logs.
+    virtual std::string type_name() const = 0;
+};
+
+/// Builds the source named by `config` (config.source.type).
+std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const Clock& clock);
+
+}  // namespace credfs

@@ -1,0 +1,254 @@
+#include "credfs/config.hpp"
+
+#include <json/json.h>
+#include <spdlog/common.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace credfs {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& key, const std::string& problem) {
+    throw ConfigError(key + ": " + problem);
+}
+
+/// Refuses keys this version does not know: a typo must not silently fall back
+/// to a default.
+void check_keys(const Json::Value& obj, const std::string& where,
+                const std::set<std::string>& known) {
+    for (const auto& name : obj.getMemberNames()) {
+        if (!known.contains(name)) fail(where.empty() ? name : where + "." + name, "unknown key");
+    }
+}
+
+const Json::Value& object_at(const Json::Value& parent, const std::string& name,
+                             const std::string& key) {
+    const Json::Value& v = parent[name];
+    if (!v.isNull() && !v.isObject()) fail(key, "must be an object");
+    return v;
+}
+
+std::optional<std::string> string_at(const Json::Value& parent, const std::string& name,
+                                     const std::string& key) {
+    const Json::Value& v = parent[name];
+    if (v.isNull()) return std::nullopt;
+    if (!v.isString()) fail(key, "must be a string");
+    return v.asString();
+}
+
+void seconds_at(const Json::Value& parent, const std::string& name, const std::string& key,
+                double& out) {
+    const Json::Value& v = parent[name];
+    if (v.isNull()) return;
+    if (!v.isNumeric() || v.isBool()) fail(key, "must be a number of seconds");
+    const double s = v.asDouble();
+    if (!std::isfinite(s) || s < 0) fail(key, "must be a non-negative number of seconds");
+    out = s;
+}
+
+void require_readable(const std::string& path, const std::string& key) {
+    std::ifstream in(path);
+    if (!in) fail(key, "cannot read \"" + path + "\"");
+}
+
+std::string with_fallback(const Json::Value& src, const std::string& name, const char* env_var,
+                          const EnvLookup& env) {
+    const std::string key = "source." + name;
+    if (auto v = string_at(src, name, key); v && !v->empty()) return *v;
+    if (auto e = env(env_var); e && !e->empty()) return *e;
+    fail(key, std::string("missing (set it in the config or export ") + env_var + ")");
+}
+
+void parse_gastown(const Json::Value& src, const EnvLookup& env, SourceConfig& out) {
+    check_keys(src, "source",
+               {"type", "api_url", "town_id", "container_token_file", "container_token_env",
+                "connect_timeout_s", "request_timeout_s"});
+    out.api_url = with_fallback(src, "api_url", "GASTOWN_API_URL", env);
+    while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
+    if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
+        fail("source.api_url", "must start with http:// or https://");
+    }
+    out.town_id = with_fallback(src, "town_id", "GASTOWN_TOWN_ID", env);
+    if (out.town_id.find('/') != std::string::npos) fail("source.town_id", "must not contain /");
+    out.container_token_file =
+        string_at(src, "container_token_file", "source.container_token_file").value_or("");
+    out.container_token_env = string_at(src, "container_token_env", "source.container_token_env")
+                                  .value_or(out.container_token_env);
+    seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
+    seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
+    if (out.connect_timeout_s <= 0 || out.request_timeout_s <= 0) {
+        fail("source.request_timeout_s", "timeouts must be greater than 0");
+    }
+    if (!out.container_token_file.empty()) {
+        require_readable(out.container_token_file, "source.container_token_file");
+    } else if (auto tok = env(out.container_token_env); !tok || tok->empty()) {
+        fail("source.container_token_env",
+             out.container_token_env + " is not set and source.container_token_file is not given");
+    }
+}
+
+SourceConfig parse_source(const Json::Value& root, const EnvLookup& env) {
+    const Json::Value& src = object_at(root, "source", "source");
+    if (src.isNull()) fail("source", "missing");
+    SourceConfig out;
+    const std::string type = string_at(src, "type", "source.type").value_or("");
+    if (type == "gastown") {
+        out.type = SourceConfig::Type::Gastown;
+        parse_gastown(src, env, out);
+    } else if (type == "static") {
+        out.type = SourceConfig::Type::Static;
+        check_keys(src, "source", {"type", "token_file"});
+        out.token_file = string_at(src, "token_file", "source.token_file").value_or("");
+        if (out.token_file.empty()) fail("source.token_file", "missing");
+        require_readable(out.token_file, "source.token_file");
+    } else if (type.empty()) {
+        fail("source.type", "missing (expected \"gastown\" or \"static\")");
+    } else {
+        fail("source.type", "unknown source type \"" + type + "\" (expected gastown or static)");
+    }
+    return out;
+}
+
+RefreshConfig parse_refresh(const Json::Value& root) {
+    RefreshConfig r;
+    const Json::Value& v = object_at(root, "refresh", "refresh");
+    if (v.isNull()) return r;
+    check_keys(v, "refresh",
+               {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
+                "backoff_max_s", "assumed_ttl_s"});
+    seconds_at(v, "margin_s", "refresh.margin_s", r.margin_s);
+    seconds_at(v, "min_ttl_s", "refresh.min_ttl_s", r.min_ttl_s);
+    seconds_at(v, "jitter_s", "refresh.jitter_s", r.jitter_s);
+    seconds_at(v, "read_timeout_s", "refresh.read_timeout_s", r.read_timeout_s);
+    seconds_at(v, "backoff_initial_s", "refresh.backoff_initial_s", r.backoff_initial_s);
+    seconds_at(v, "backoff_max_s", "refresh.backoff_max_s", r.backoff_max_s);
+    seconds_at(v, "assumed_ttl_s", "refresh.assumed_ttl_s", r.assumed_ttl_s);
+    if (r.read_timeout_s <= 0) fail("refresh.read_timeout_s", "must be greater than 0");
+    if (r.backoff_initial_s <= 0) fail("refresh.backoff_initial_s", "must be greater than 0");
+    if (r.backoff_max_s < r.backoff_initial_s) {
+        fail("refresh.backoff_max_s", "must not be less than refresh.backoff_initial_s");
+    }
+    if (r.min_ttl_s >= r.assumed_ttl_s) {
+        std::ostringstream msg;
+        msg << "must be less than refresh.assumed_ttl_s (" << r.min_ttl_s
+            << " >= " << r.assumed_ttl_s << ")";
+        fail("refresh.min_ttl_s", msg.str());
+    }
+    return r;
+}
+
+void check_file_name(const std::string& name, const std::string& key) {
+    if (name.empty()) fail(key, "must not be empty");
+    if (name.size() > 255) fail(key, "longer than 255 bytes");
+    if (name.find('/') != std::string::npos) fail(key, "must not contain /");
+    if (name.find('\0') != std::string::npos) fail(key, "must not contain NUL");
+    if (name.find("..") != std::string::npos) fail(key, "must not contain ..");
+    if (name.front() == '.') fail(key, "must not start with . (reserved for the daemon's files)");
+    if (name.ends_with(".lock")) fail(key, "must not end in .lock (git's lock-file suffix)");
+}
+
+void check_host(const std::string& host, const std::string& key) {
+    if (host.empty()) fail(key, "must not be empty");
+    for (char c : host) {
+        if (c == '/' || c == '@' || c == '?' || c == '#' || static_cast<unsigned char>(c) <= ' ') {
+            fail(key, "must be a bare host[:port]");
+        }
+    }
+}
+
+RigConfig parse_rig(const Json::Value& v, const std::string& key) {
+    if (!v.isObject()) fail(key, "must be an object");
+    check_keys(v, key, {"id", "file", "host", "username"});
+    RigConfig rig;
+    rig.id = string_at(v, "id", key + ".id").value_or("");
+    if (rig.id.empty()) fail(key + ".id", "missing");
+    if (rig.id.find('/') != std::string::npos) fail(key + ".id", "must not contain /");
+    rig.file = string_at(v, "file", key + ".file").value_or(rig.id);
+    check_file_name(rig.file, key + ".file");
+    rig.host = string_at(v, "host", key + ".host").value_or(rig.host);
+    check_host(rig.host, key + ".host");
+    rig.username = string_at(v, "username", key + ".username").value_or(rig.username);
+    if (rig.username.empty()) fail(key + ".username", "must not be empty");
+    return rig;
+}
+
+std::vector<RigConfig> parse_rigs(const Json::Value& root) {
+    const Json::Value& list = root["rigs"];
+    if (list.isNull()) fail("rigs", "missing");
+    if (!list.isArray()) fail("rigs", "must be a list");
+    if (list.empty()) fail("rigs", "must list at least one rig");
+    std::vector<RigConfig> rigs;
+    std::map<std::string, std::string> owner_of_file;
+    for (Json::ArrayIndex i = 0; i < list.size(); ++i) {
+        const std::string key = "rigs[" + std::to_string(i) + "]";
+        RigConfig rig = parse_rig(list[i], key);
+        auto [it, fresh] = owner_of_file.emplace(rig.file, rig.id);
+        if (!fresh) {
+            fail(key + ".file",
+                 "\"" + rig.file + "\" is already used by rig \"" + it->second + "\"");
+        }
+        rigs.push_back(std::move(rig));
+    }
+    return rigs;
+}
+
+LogConfig parse_log(const Json::Value& root) {
+    LogConfig log;
+    const Json::Value& v = object_at(root, "log", "log");
+    if (v.isNull()) return log;
+    check_keys(v, "log", {"level", "file"});
+    log.level = string_at(v, "level", "log.level").value_or(log.level);
+    if (spdlog::level::from_str(log.level) == spdlog::level::off && log.level != "off") {
+        fail("log.level", "unknown level \"" + log.level +
+                              "\" (trace, debug, info, warn, error, critical, off)");
+    }
+    log.file = string_at(v, "file", "log.file").value_or("");
+    return log;
+}
+
+}  // namespace
+
+EnvLookup process_env() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr) return std::nullopt;
+        return std::string(v);
+    };
+}
+
+Config parse_config(const std::string& json_text, const EnvLookup& env) {
+    Json::CharReaderBuilder builder;
+    Json::CharReaderBuilder::strictMode(&builder.settings_);
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    std::string errors;
+    if (!reader->parse(json_text.data(), json_text.data() + json_text.size(), &root, &errors)) {
+        const auto first_line = errors.substr(0, errors.find('\n'));
+        fail("config", "invalid JSON: " + first_line);
+    }
+    if (!root.isObject()) fail("config", "must be a JSON object");
+    check_keys(root, "", {"source", "refresh", "rigs", "log"});
+    Config cfg;
+    cfg.log = parse_log(root);
+    cfg.source = parse_source(root, env);
+    cfg.refresh = parse_refresh(root);
+    cfg.rigs = parse_rigs(root);
+    return cfg;
+}
+
+Config load_config(const std::string& path, const EnvLookup& env) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("--config", "cannot read \"" + path + "\"");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return parse_config(text.str(), env);
+}
+
+}  // namespace credfs

@@ -1,0 +1,159 @@
+#include "credfs/gastown_source.hpp"
+
+#include <json/json.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "credfs/log.hpp"
+
+namespace credfs {
+
+namespace {
+
+const Json::Value& field(const Json::Value& root, const char* name) {
+    if (root.isMember(name)) return root[name];
+    const Json::Value& data = root["data"];
+    if (data.isObject() && data.isMember(name)) return data[name];
+    return Json::Value::nullSingleton();
+}
+
+bool valid_token_bytes(const std::string& token) {
+    if (token.empty()) return false;
+    for (unsigned char c : token) {
+        if (c <= ' ' || c == 0x7f) return false;
+    }
+    return true;
+}
+
+std::optional<WallTime> parse_epoch(double seconds) {
+    if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e11) return std::nullopt;
+    return WallTime{} + to_wall_duration(seconds);
+}
+
+std::optional<WallTime> parse_expiry(const Json::Value& v) {
+    if (v.isNumeric() && !v.isBool()) return parse_epoch(v.asDouble());
+    if (!v.isString()) return std::nullopt;
+    const std::string s = v.asString();
+    if (auto t = parse_iso8601(s)) return t;
+    char* end = nullptr;
+    const double epoch = std::strtod(s.c_str(), &end);
+    if (!s.empty() && end == s.c_str() + s.size()) return parse_epoch(epoch);
+    return std::nullopt;
+}
+
+std::string trim(std::string s) {
+    const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+    s.erase(s.begin(), std::find_if(s.begin(), s.end(), not_space));
+    s.erase(std::find_if(s.rbegin(), s.rend(), not_space).base(), s.end());
+    return s;
+}
+
+// The control plane's own words on an error, for the log line: JSON `error` or
+// `message`, else nothing (an HTML error page is noise). Redacted and cut short.
+std::string upstream_message(const std::string& body) {
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    if (!reader->parse(body.data(), body.data() + body.size(), &root, nullptr) ||
+        !root.isObject()) {
+        return "";
+    }
+    for (const char* key : {"error", "message"}) {
+        const Json::Value& v = field(root, key);
+        if (v.isString()) return ": " + redact(v.asString().substr(0, 200));
+    }
+    return "";
+}
+
+}  // namespace
+
+Token parse_gastown_response(const std::string& body, WallTime now) {
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    if (!reader->parse(body.data(), body.data() + body.size(), &root, nullptr) ||
+        !root.isObject()) {
+        throw SourceError("response is not a JSON object");
+    }
+    const Json::Value& tok = field(root, "token");
+    if (!tok.isString()) throw SourceError("response has no token (token or data.token)");
+    Token out;
+    out.value = tok.asString();
+    if (!valid_token_bytes(out.value)) {
+        throw SourceError("response token is empty or contains whitespace/control bytes");
+    }
+    const Json::Value& exp = field(root, "expires_at");
+    if (!exp.isNull()) {
+        out.expires_at = parse_expiry(exp);
+        if (!out.expires_at) throw SourceError("response expires_at is not ISO-8601 or epoch");
+        if (*out.expires_at <= now) {
+            throw SourceError("response expires_at " + format_iso8601(*out.expires_at) +
+                              " is already past");
+        }
+    }
+    return out;
+}
+
+GastownSource::GastownSource(SourceConfig config, HttpClient& http, const Clock& clock)
+    : config_(std::move(config)), http_(http), clock_(clock) {}
+
+std::string GastownSource::refresh_url(const std::string& rig_id) const {
+    return config_.api_url + "/api/towns/" + config_.town_id + "/rigs/" + rig_id +
+           "/refresh-git-token";
+}
+
+std::string GastownSource::container_token(const std::string& rig_id) const {
+    std::string jwt;
+    if (!config_.container_token_file.empty()) {
+        std::ifstream in(config_.container_token_file);
+        if (!in) {
+            throw SourceError("rig " + rig_id + ": cannot read container token file \"" +
+                              config_.container_token_file + "\"");
+        }
+        std::ostringstream text;
+        text << in.rdbuf();
+        jwt = trim(text.str());
+    } else if (const char* env = std::getenv(config_.container_token_env.c_str())) {
+        jwt = trim(env);
+    }
+    if (jwt.empty()) {
+        throw SourceError("rig " + rig_id + ": container token is empty (" +
+                          (config_.container_token_file.empty() ? "$" + config_.container_token_env
+                                                                : config_.container_token_file) +
+                          ")");
+    }
+    return jwt;
+}
+
+Token GastownSource::fetch(const RigConfig& rig) {
+    HttpRequest req;
+    req.url = refresh_url(rig.id);
+    req.headers = {"Authorization: Bearer " + container_token(rig.id), "Accept: application/json",
+                   "Content-Type: application/json"};
+    req.body = "{}";
+    req.connect_timeout_s = config_.connect_timeout_s;
+    req.timeout_s = config_.request_timeout_s;
+    HttpResponse resp;
+    try {
+        resp = http_.post(req);
+    } catch (const HttpError& e) {
+        throw SourceError("rig " + rig.id + ": " + e.what());
+    }
+    if (resp.status < 200 || resp.status > 299) {
+        throw SourceError("rig " + rig.id + ": HTTP " + std::to_string(resp.status) + " from " +
+                              req.url + upstream_message(resp.body),
+                          resp.status);
+    }
+    try {
+        return parse_gastown_response(resp.body, clock_.now());
+    } catch (const SourceError& e) {
+        throw SourceError("rig " + rig.id + ": HTTP " + std::to_string(resp.status) + " from " +
+                              req.url + ": " + e.what(),
+                          resp.status);
+    }
+}
+
+}  // namespace credfs

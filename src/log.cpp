@@ -1,0 +1,37 @@
+#include "credfs/log.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <regex>
+
+namespace credfs {
+
+void init_logging(const LogConfig& config) {
+    std::shared_ptr<spdlog::logger> logger;
+    if (config.file.empty()) {
+        logger = std::make_shared<spdlog::logger>(
+            "credfs", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+    } else {
+        try {
+            logger = std::make_shared<spdlog::logger>(
+                "credfs", std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file));
+        } catch (const spdlog::spdlog_ex& e) {
+            throw ConfigError("log.file: cannot open \"" + config.file + "\": " + e.what());
+        }
+    }
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+    logger->set_level(spdlog::level::from_str(config.level));
+    logger->flush_on(spdlog::level::info);
+    spdlog::set_default_logger(logger);
+}
+
+std::string redact(std::string_view text) {
+    static const std::regex kSecret(
+        R"((gh[psoru]_|github_pat_)[A-Za-z0-9_.\-]+|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*)");
+    return std::regex_replace(std::string(text), kSecret, "[REDACTED]");
+}
+
+}  // namespace credfs

@@ -1,0 +1,35 @@
+#include "credfs/token_source.hpp"
+
+#include "credfs/gastown_source.hpp"
+#include "credfs/static_source.hpp"
+
+namespace credfs {
+
+namespace {
+
+// Owns the HTTP client its GastownSource borrows.
+class OwningGastownSource final : public TokenSource {
+  public:
+    OwningGastownSource(const SourceConfig& config, const Clock& clock)
+        : inner_(config, http_, clock) {}
+    Token fetch(const RigConfig& rig) override { return inner_.fetch(rig); }
+    std::string type_name() const override { return inner_.type_name(); }
+
+  private:
+    CurlHttpClient http_;
+    GastownSource inner_;
+};
+
+}  // namespace
+
+std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const Clock& clock) {
+    switch (config.type) {
+        case SourceConfig::Type::Static:
+            return std::make_unique<StaticSource>(config.token_file);
+        case SourceConfig::Type::Gastown:
+            break;
+    }
+    return std::make_unique<OwningGastownSource>(config, clock);
+}
+
+}  // namespace credfs
