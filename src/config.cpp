@@ -230,8 +230,15 @@ Config parse_config(const std::string& json_text, const EnvLookup& env) {
     Json::Value root;
     std::string errors;
     if (!reader->parse(json_text.data(), json_text.data() + json_text.size(), &root, &errors)) {
-        const auto first_line = errors.substr(0, errors.find('\n'));
-        fail("config", "invalid JSON: " + first_line);
+        // jsoncpp reports "* Line L, Column C\n  message\n...": fold it onto one line.
+        std::string one_line;
+        for (char c : errors) {
+            if (c == '\n' || c == '*') c = ' ';
+            if (c == ' ' && (one_line.empty() || one_line.back() == ' ')) continue;
+            one_line.push_back(c);
+        }
+        while (!one_line.empty() && one_line.back() == ' ') one_line.pop_back();
+        fail("config", "invalid JSON: " + one_line);
     }
     if (!root.isObject()) fail("config", "must be a JSON object");
     check_keys(root, "", {"source", "refresh", "rigs", "log"});

@@ -1,0 +1,92 @@
+// The CLI's contract without a mount: bad input gets one line and exit 2.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+struct CliRun {
+    int status = -1;
+    std::string output;  // stdout + stderr
+};
+
+CliRun run(const std::string& args) {
+    CliRun r;
+    const std::string cmd = std::string(CREDFS_BINARY) + " " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return r;
+    std::array<char, 4096> buf{};
+    size_t n = 0;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+    const int ws = ::pclose(p);
+    r.status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+    return r;
+}
+
+bool is_mounted(const std::string& dir) {
+    std::ifstream mounts("/proc/self/mountinfo");
+    std::string line;
+    while (std::getline(mounts, line)) {
+        if (line.find(" " + dir + " ") != std::string::npos) return true;
+    }
+    return false;
+}
+
+class CliTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/credfs-cli-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        mnt_ = dir_ + "/mnt";
+        std::filesystem::create_directory(mnt_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::string config(const std::string& json) {
+        const std::string path = dir_ + "/config.json";
+        std::ofstream(path) << json;
+        return path;
+    }
+    std::string dir_, mnt_;
+};
+
+TEST_F(CliTest, HelpAndVersion) {
+    CliRun help = run("--help");
+    EXPECT_EQ(help.status, 0);
+    EXPECT_NE(help.output.find("Usage: gastown-credfs --config FILE [-f] MOUNTPOINT"),
+              std::string::npos);
+    CliRun version = run("--version");
+    EXPECT_EQ(version.status, 0);
+    EXPECT_EQ(version.output.rfind("gastown-credfs ", 0), 0u);
+}
+
+TEST_F(CliTest, BadCommandLinesExit2) {
+    EXPECT_EQ(run(mnt_).status, 2);
+    EXPECT_EQ(run("--config").status, 2);
+    EXPECT_EQ(run("--bogus " + mnt_).status, 2);
+    EXPECT_EQ(run("--config x").status, 2);
+}
+
+TEST_F(CliTest, BadConfigIsOneLineExit2AndNothingMounted) {
+    const std::string cfg = config(R"({"source": {"type": "vault"}, "rigs": [{"id": "r"}]})");
+    CliRun r = run("--config " + cfg + " -f " + mnt_);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.output, "gastown-credfs: config " + cfg +
+                            ": source.type: unknown source type \"vault\" (expected gastown or "
+                            "static)\n");
+    EXPECT_FALSE(is_mounted(mnt_));
+}
+
+TEST_F(CliTest, MissingConfigFileExit2) {
+    CliRun r = run("--config " + dir_ + "/absent.json " + mnt_);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("cannot read"), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1);
+}
+
+}  // namespace

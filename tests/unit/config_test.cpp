@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "credfs/config.hpp"
+
+namespace credfs {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/credfs-config-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        jwt_file_ = dir_ + "/jwt";
+        std::ofstream(jwt_file_) << "eyJ.header.sig\n";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    EnvLookup env() const {
+        return [this](const std::string& name) -> std::optional<std::string> {
+            auto it = env_.find(name);
+            if (it == env_.end()) return std::nullopt;
+            return it->second;
+        };
+    }
+    std::string gastown(const std::string& extra = "",
+                        const std::string& rigs = R"([{"id": "r1"}])") {
+        return R"({"source": {"type": "gastown", "api_url": "http://127.0.0.1:1/", "town_id": "t",
+                  "container_token_file": ")" +
+               jwt_file_ + R"("}, "rigs": )" + rigs + extra + "}";
+    }
+    std::string error_of(const std::string& json) {
+        try {
+            parse_config(json, env());
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        return "(accepted)";
+    }
+
+    std::string dir_;
+    std::string jwt_file_;
+    std::map<std::string, std::string> env_;
+};
+
+TEST_F(ConfigTest, DefaultsAndRigDefaults) {
+    Config c = parse_config(gastown(), env());
+    EXPECT_EQ(c.source.type, SourceConfig::Type::Gastown);
+    EXPECT_EQ(c.source.api_url, "http://127.0.0.1:1");  // trailing slash dropped
+    EXPECT_EQ(c.source.container_token_env, "GASTOWN_CONTAINER_TOKEN");
+    EXPECT_DOUBLE_EQ(c.refresh.margin_s, 600);
+    EXPECT_DOUBLE_EQ(c.refresh.min_ttl_s, 300);
+    EXPECT_DOUBLE_EQ(c.refresh.jitter_s, 30);
+    EXPECT_DOUBLE_EQ(c.refresh.read_timeout_s, 10);
+    EXPECT_DOUBLE_EQ(c.refresh.backoff_initial_s, 0.5);
+    EXPECT_DOUBLE_EQ(c.refresh.backoff_max_s, 60);
+    EXPECT_DOUBLE_EQ(c.refresh.assumed_ttl_s, 1800);
+    ASSERT_EQ(c.rigs.size(), 1u);
+    EXPECT_EQ(c.rigs[0].file, "r1");
+    EXPECT_EQ(c.rigs[0].host, "github.com");
+    EXPECT_EQ(c.rigs[0].username, "x-access-token");
+    EXPECT_EQ(c.log.level, "info");
+}
+
+TEST_F(ConfigTest, FractionalDurations) {
+    Config c = parse_config(
+        gastown(R"(, "refresh": {"margin_s": 1.5, "min_ttl_s": 0.25, "assumed_ttl_s": 3})"), env());
+    EXPECT_DOUBLE_EQ(c.refresh.margin_s, 1.5);
+    EXPECT_DOUBLE_EQ(c.refresh.min_ttl_s, 0.25);
+}
+
+TEST_F(ConfigTest, EnvFallbacksForGastown) {
+    env_ = {{"GASTOWN_API_URL", "https://gt.example"},
+            {"GASTOWN_TOWN_ID", "town9"},
+            {"GASTOWN_CONTAINER_TOKEN", "eyJ.x.y"}};
+    Config c = parse_config(R"({"source": {"type": "gastown"}, "rigs": [{"id": "r"}]})", env());
+    EXPECT_EQ(c.source.api_url, "https://gt.example");
+    EXPECT_EQ(c.source.town_id, "town9");
+    EXPECT_TRUE(c.source.container_token_file.empty());
+}
+
+TEST_F(ConfigTest, RefusesUnknownSourceType) {
+    EXPECT_EQ(error_of(R"({"source": {"type": "vault"}, "rigs": [{"id": "r"}]})"),
+              "source.type: unknown source type \"vault\" (expected gastown or static)");
+}
+
+TEST_F(ConfigTest, RefusesMissingRigId) {
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a"}, {"file": "b"}])")), "rigs[1].id: missing");
+}
+
+TEST_F(ConfigTest, RefusesTwoRigsOnOneFile) {
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": "f"}, {"id": "b", "file": "f"}])")),
+              "rigs[1].file: \"f\" is already used by rig \"a\"");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a"}, {"id": "b", "file": "a"}])")),
+              "rigs[1].file: \"a\" is already used by rig \"a\"");
+}
+
+TEST_F(ConfigTest, RefusesBadFileNames) {
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": "x/y"}])")),
+              "rigs[0].file: must not contain /");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": ".."}])")),
+              "rigs[0].file: must not contain ..");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": "a..b"}])")),
+              "rigs[0].file: must not contain ..");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": ""}])")),
+              "rigs[0].file: must not be empty");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": "x.lock"}])")),
+              "rigs[0].file: must not end in .lock (git's lock-file suffix)");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a/b"}])")), "rigs[0].id: must not contain /");
+}
+
+TEST_F(ConfigTest, RefusesNegativeDurations) {
+    for (const char* key : {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s",
+                            "backoff_initial_s", "backoff_max_s", "assumed_ttl_s"}) {
+        EXPECT_EQ(error_of(gastown(std::string(R"(, "refresh": {")") + key + R"(": -1})")),
+                  std::string("refresh.") + key + ": must be a non-negative number of seconds");
+    }
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"margin_s": "10"})")),
+              "refresh.margin_s: must be a number of seconds");
+}
+
+TEST_F(ConfigTest, RefusesMinTtlNotBelowAssumedTtl) {
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"min_ttl_s": 300, "assumed_ttl_s": 300})")),
+              "refresh.min_ttl_s: must be less than refresh.assumed_ttl_s (300 >= 300)");
+}
+
+TEST_F(ConfigTest, RefusesUnreadableTokenFiles) {
+    EXPECT_EQ(error_of(R"({"source": {"type": "static", "token_file": "/nonexistent/pat"},
+                          "rigs": [{"id": "r"}]})"),
+              "source.token_file: cannot read \"/nonexistent/pat\"");
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
+                    "container_token_file": "/nonexistent/jwt"}, "rigs": [{"id": "r"}]})"),
+              "source.container_token_file: cannot read \"/nonexistent/jwt\"");
+}
+
+TEST_F(ConfigTest, RefusesMissingContainerToken) {
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
+                          "container_token_env": "MY_JWT"}, "rigs": [{"id": "r"}]})"),
+              "source.container_token_env: MY_JWT is not set and source.container_token_file is "
+              "not given");
+}
+
+TEST_F(ConfigTest, RefusesMissingApiUrlAndTown) {
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown"}, "rigs": [{"id": "r"}]})"),
+              "source.api_url: missing (set it in the config or export GASTOWN_API_URL)");
+    env_ = {{"GASTOWN_API_URL", "http://x"}};
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown"}, "rigs": [{"id": "r"}]})"),
+              "source.town_id: missing (set it in the config or export GASTOWN_TOWN_ID)");
+}
+
+TEST_F(ConfigTest, RefusesTyposAndBadJson) {
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"margin": 5})")), "refresh.margin: unknown key");
+    EXPECT_EQ(error_of(gastown(R"(, "rig": [])")), "rig: unknown key");
+    const std::string bad_json = error_of("{\"rigs\": [");
+    EXPECT_EQ(bad_json.rfind("config: invalid JSON", 0), 0u) << bad_json;
+    EXPECT_EQ(bad_json.find('\n'), std::string::npos) << bad_json;
+    EXPECT_EQ(error_of(gastown("", "[]")), "rigs: must list at least one rig");
+    EXPECT_EQ(error_of(gastown(R"(, "log": {"level": "loud"})")),
+              "log.level: unknown level \"loud\" (trace, debug, info, warn, error, critical, off)");
+}
+
+TEST_F(ConfigTest, ErrorsAreOneLineAndNeverEchoTheToken) {
+    env_ = {{"GASTOWN_API_URL", "http://x"},
+            {"GASTOWN_TOWN_ID", "t"},
+            {"GASTOWN_CONTAINER_TOKEN", "eyJsecret.jwt.value"}};
+    const std::string e = error_of(R"({"source": {"type": "gastown"}, "rigs": [{"id": ""}]})");
+    EXPECT_EQ(e, "rigs[0].id: missing");
+    EXPECT_EQ(e.find("eyJsecret"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace credfs

@@ -1,0 +1,179 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "credfs/gastown_source.hpp"
+#include "test_support.hpp"
+
+namespace credfs {
+namespace {
+
+using test::FakeClock;
+
+double epoch_of(WallTime t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
+
+TEST(ParseGastownResponse, TopLevelIsoExpiry) {
+    FakeClock clock;
+    const std::string body = R"({"token": "ghs_abc", "expires_at": "2099-01-01T00:00:00Z"})";
+    Token t = parse_gastown_response(body, clock.now());
+    EXPECT_EQ(t.value, "ghs_abc");
+    ASSERT_TRUE(t.expires_at);
+    EXPECT_EQ(format_iso8601(*t.expires_at), "2099-01-01T00:00:00.000Z");
+}
+
+TEST(ParseGastownResponse, NestedUnderDataWithEpochExpiry) {
+    FakeClock clock;
+    Token t = parse_gastown_response(R"({"data": {"token": "ghs_x", "expires_at": 4070908800.5}})",
+                                     clock.now());
+    EXPECT_EQ(t.value, "ghs_x");
+    ASSERT_TRUE(t.expires_at);
+    EXPECT_NEAR(epoch_of(*t.expires_at), 4070908800.5, 1e-6);
+    Token s = parse_gastown_response(R"({"data": {"token": "ghs_x", "expires_at": "4070908800"}})",
+                                     clock.now());
+    EXPECT_NEAR(epoch_of(*s.expires_at), 4070908800.0, 1e-6);
+}
+
+TEST(ParseGastownResponse, NoExpiryLeavesItEmpty) {
+    FakeClock clock;
+    Token t = parse_gastown_response(R"({"token": "ghs_x"})", clock.now());
+    EXPECT_FALSE(t.expires_at);
+}
+
+TEST(ParseGastownResponse, ErrorsNeverContainTheToken) {
+    FakeClock clock;
+    const std::pair<const char*, const char*> cases[] = {
+        {"not json", "response is not a JSON object"},
+        {"[1]", "response is not a JSON object"},
+        {R"({"data": {}})", "response has no token (token or data.token)"},
+        {R"({"token": 5})", "response has no token (token or data.token)"},
+        {R"({"token": ""})", "response token is empty or contains whitespace/control bytes"},
+        {R"({"token": "ghs_a b"})", "response token is empty or contains whitespace/control bytes"},
+        {R"({"token": "ghs_a\nb"})",
+         "response token is empty or contains whitespace/control bytes"},
+        {R"({"token": "ghs_secret", "expires_at": "soon"})",
+         "response expires_at is not ISO-8601 or epoch"},
+        {R"({"token": "ghs_secret", "expires_at": "2001-01-01T00:00:00Z"})",
+         "response expires_at 2001-01-01T00:00:00.000Z is already past"},
+    };
+    for (const auto& [body, message] : cases) {
+        try {
+            parse_gastown_response(body, clock.now());
+            ADD_FAILURE() << "accepted " << body;
+        } catch (const SourceError& e) {
+            EXPECT_EQ(std::string(e.what()), message) << body;
+            EXPECT_EQ(std::string(e.what()).find("ghs_secret"), std::string::npos);
+        }
+    }
+}
+
+class FakeHttp final : public HttpClient {
+  public:
+    HttpResponse post(const HttpRequest& request) override {
+        std::lock_guard lock(mu);
+        requests.push_back(request);
+        if (transport_error) throw HttpError("POST " + request.url + ": Connection refused");
+        return response;
+    }
+    std::mutex mu;
+    std::vector<HttpRequest> requests;
+    HttpResponse response{200, R"({"token": "ghs_new", "expires_at": "2099-01-01T00:00:00Z"})"};
+    bool transport_error = false;
+};
+
+class GastownSourceTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/credfs-gastown-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        config_.api_url = "http://127.0.0.1:9";
+        config_.town_id = "town1";
+        config_.container_token_file = dir_ + "/jwt";
+        config_.connect_timeout_s = 1.5;
+        config_.request_timeout_s = 4;
+        write_jwt("eyJfirst.a.b\n");
+        rig_.id = "rig-a";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    void write_jwt(const std::string& v) { std::ofstream(config_.container_token_file) << v; }
+
+    std::string dir_;
+    SourceConfig config_;
+    RigConfig rig_;
+    FakeHttp http_;
+    FakeClock clock_;
+};
+
+TEST_F(GastownSourceTest, PostsToTheRefreshEndpointWithBearerAndTimeouts) {
+    GastownSource source(config_, http_, clock_);
+    Token t = source.fetch(rig_);
+    EXPECT_EQ(t.value, "ghs_new");
+    ASSERT_EQ(http_.requests.size(), 1u);
+    const HttpRequest& r = http_.requests[0];
+    EXPECT_EQ(r.url, "http://127.0.0.1:9/api/towns/town1/rigs/rig-a/refresh-git-token");
+    EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer eyJfirst.a.b"),
+              r.headers.end());
+    EXPECT_DOUBLE_EQ(r.connect_timeout_s, 1.5);
+    EXPECT_DOUBLE_EQ(r.timeout_s, 4);
+}
+
+TEST_F(GastownSourceTest, RereadsTheContainerTokenOnEveryCall) {
+    GastownSource source(config_, http_, clock_);
+    source.fetch(rig_);
+    write_jwt("eyJsecond.c.d");
+    source.fetch(rig_);
+    ASSERT_EQ(http_.requests.size(), 2u);
+    EXPECT_NE(std::find(http_.requests[1].headers.begin(), http_.requests[1].headers.end(),
+                        "Authorization: Bearer eyJsecond.c.d"),
+              http_.requests[1].headers.end());
+}
+
+TEST_F(GastownSourceTest, ReadsTheContainerTokenFromTheEnvironment) {
+    config_.container_token_file.clear();
+    config_.container_token_env = "CREDFS_TEST_JWT";
+    ::setenv("CREDFS_TEST_JWT", "eyJenv.x.y", 1);
+    GastownSource source(config_, http_, clock_);
+    source.fetch(rig_);
+    ::unsetenv("CREDFS_TEST_JWT");
+    EXPECT_NE(std::find(http_.requests[0].headers.begin(), http_.requests[0].headers.end(),
+                        "Authorization: Bearer eyJenv.x.y"),
+              http_.requests[0].headers.end());
+    EXPECT_THROW(source.fetch(rig_), SourceError);  // unset now: a clear error, no request
+    EXPECT_EQ(http_.requests.size(), 1u);
+}
+
+TEST_F(GastownSourceTest, Non2xxNamesStatusAndRigButNoSecrets) {
+    http_.response = {503, R"({"error": "overloaded, token ghs_leaky rejected"})"};
+    GastownSource source(config_, http_, clock_);
+    try {
+        source.fetch(rig_);
+        FAIL() << "no error";
+    } catch (const SourceError& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(e.http_status(), 503);
+        EXPECT_NE(what.find("rig rig-a"), std::string::npos) << what;
+        EXPECT_NE(what.find("HTTP 503"), std::string::npos) << what;
+        EXPECT_EQ(what.find("ghs_leaky"), std::string::npos) << what;
+        EXPECT_EQ(what.find("eyJfirst"), std::string::npos) << what;
+    }
+}
+
+TEST_F(GastownSourceTest, TransportErrorsAndBadBodiesAreSourceErrors) {
+    GastownSource source(config_, http_, clock_);
+    http_.transport_error = true;
+    EXPECT_THROW(source.fetch(rig_), SourceError);
+    http_.transport_error = false;
+    http_.response = {200, "<html>oops</html>"};
+    try {
+        source.fetch(rig_);
+        FAIL() << "no error";
+    } catch (const SourceError& e) {
+        EXPECT_NE(std::string(e.what()).find("response is not a JSON object"), std::string::npos);
+    }
+}
+
+}  // namespace
+}  // namespace credfs

@@ -1,0 +1,63 @@
+#include <gtest/gtest.h>
+
+#include "credfs/refresh_policy.hpp"
+
+namespace credfs {
+namespace {
+
+const WallTime kT0 = WallTime{} + std::chrono::hours(500000);
+
+WallTime at(double s) { return kT0 + to_wall_duration(s); }
+
+TEST(RefreshTime, ExpiryMinusMarginMinusJitter) {
+    RefreshConfig cfg;  // margin 600, jitter 30
+    EXPECT_NEAR(seconds_between(kT0, refresh_time(kT0, at(3600), cfg, 0.0)), 3000, 1e-6);
+    EXPECT_NEAR(seconds_between(kT0, refresh_time(kT0, at(3600), cfg, 0.5)), 2985, 1e-6);
+}
+
+TEST(RefreshTime, JitterStaysWithinBounds) {
+    RefreshConfig cfg;
+    auto random = default_random();
+    for (int i = 0; i < 1000; ++i) {
+        const double s = seconds_between(kT0, refresh_time(kT0, at(3600), cfg, random()));
+        EXPECT_LE(s, 3000.0);
+        EXPECT_GT(s, 2970.0);
+    }
+}
+
+TEST(RefreshTime, ShortLivedTokenRenewsAtHalfLifeNotInALoop) {
+    RefreshConfig cfg;  // margin 600 > a 300 s token's whole life
+    EXPECT_NEAR(seconds_between(kT0, refresh_time(kT0, at(300), cfg, 1.0)), 150, 1e-6);
+}
+
+TEST(BackoffDelay, GrowsExponentiallyAndCaps) {
+    RefreshConfig cfg;  // 0.5 s initial, 60 s cap
+    EXPECT_DOUBLE_EQ(backoff_delay(1, cfg, 0.0), 0.5);
+    EXPECT_DOUBLE_EQ(backoff_delay(2, cfg, 0.0), 1.0);
+    EXPECT_DOUBLE_EQ(backoff_delay(3, cfg, 0.0), 2.0);
+    EXPECT_DOUBLE_EQ(backoff_delay(8, cfg, 0.0), 60.0);
+    EXPECT_DOUBLE_EQ(backoff_delay(1000, cfg, 0.0), 60.0);
+    EXPECT_DOUBLE_EQ(backoff_delay(1000, cfg, 0.999999), 60.0 * (1 - 0.2 * 0.999999));
+}
+
+TEST(BackoffDelay, JitterOnlyShortens) {
+    RefreshConfig cfg;
+    auto random = default_random();
+    for (int n = 1; n < 20; ++n) {
+        const double d = backoff_delay(n, cfg, random());
+        EXPECT_LE(d, cfg.backoff_max_s);
+        EXPECT_GE(d, 0.8 * cfg.backoff_initial_s);
+    }
+}
+
+TEST(IsFresh, MinTtlBoundaryCountsAsFresh) {
+    RefreshConfig cfg;  // min_ttl 300
+    Credential c("t", at(300), kT0, "x");
+    EXPECT_TRUE(is_fresh(c, kT0, cfg));
+    EXPECT_FALSE(is_fresh(c, at(0.001), cfg));
+    Credential pat("t", WallTime::max(), kT0, "x");
+    EXPECT_TRUE(is_fresh(pat, at(1e9), cfg));
+}
+
+}  // namespace
+}  // namespace credfs

@@ -1,0 +1,106 @@
+#include <gtest/gtest.h>
+
+#include "credfs/refresh_scheduler.hpp"
+#include "test_support.hpp"
+
+namespace credfs {
+namespace {
+
+using test::eventually;
+using test::FakeClock;
+using test::FakeSource;
+
+Config three_rigs() {
+    Config c;
+    for (const char* id : {"a", "b", "c"}) {
+        RigConfig r;
+        r.id = r.file = id;
+        c.rigs.push_back(r);
+    }
+    c.refresh.margin_s = 20;
+    c.refresh.jitter_s = 0;
+    c.refresh.min_ttl_s = 5;
+    return c;
+}
+
+struct StopOnExit {
+    RefreshScheduler& scheduler;
+    ~StopOnExit() { scheduler.stop(); }
+};
+
+bool all_idle(const RigRegistry& reg) {
+    for (const auto& r : reg.rigs()) {
+        if (r->refresh_in_flight()) return false;
+    }
+    return true;
+}
+
+TEST(RefreshScheduler, StartsDueRigsAndReportsTheNextDueTime) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    // Nothing fetched yet: every rig is due now.
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    const WallTime next = scheduler.run_due(registry, clock.now());
+    EXPECT_NEAR(seconds_between(clock.now(), next), 40, 1e-6);
+    EXPECT_EQ(source.calls(), 3);
+}
+
+TEST(RefreshScheduler, LimitsConcurrentBackgroundRefreshes) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(clock, 1.0, 2);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    source.hold();
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(source.wait_for_waiting(2));
+    scheduler.run_due(registry, clock.now());
+    EXPECT_EQ(source.calls(), 2);
+    source.release();
+    ASSERT_TRUE(eventually([&] { return all_idle(registry); }));
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+}
+
+TEST(RefreshScheduler, RenewsEveryTokenBeforeExpiryWithNoReads) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(clock, 0.01);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    scheduler.start(registry);
+    StopOnExit guard{scheduler};  // before the registry goes, even when an ASSERT returns
+    ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
+    const WallTime first_expiry = registry.rigs()[0]->current()->expires_at;
+    clock.advance(40.5);  // past the refresh time (expiry - 20 s), before expiry
+    ASSERT_TRUE(eventually([&] { return source.calls() == 6 && all_idle(registry); }));
+    for (const auto& rig : registry.rigs()) {
+        EXPECT_GT(rig->current()->expires_at, first_expiry);
+        EXPECT_LT(rig->stats().last_refresh_at, first_expiry);
+    }
+}
+
+TEST(RefreshScheduler, WakingPastExpiryRefreshesPromptly) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(clock, 0.01);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    scheduler.start(registry);
+    StopOnExit guard{scheduler};  // before the registry goes, even when an ASSERT returns
+    ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
+    clock.advance(3600);  // the container was suspended for an hour
+    ASSERT_TRUE(eventually([&] { return source.calls() == 6 && all_idle(registry); }));
+    for (const auto& rig : registry.rigs()) EXPECT_GT(rig->current()->ttl_at(clock.now()), 0);
+}
+
+}  // namespace
+}  // namespace credfs

@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <thread>
+#include <vector>
+
+#include "credfs/rig.hpp"
+#include "test_support.hpp"
+
+namespace credfs {
+namespace {
+
+using test::eventually;
+using test::FakeClock;
+using test::FakeSource;
+
+class RigTest : public ::testing::Test {
+  protected:
+    RigTest() {
+        config_.id = "rig-a";
+        config_.file = "rig-a";
+        refresh_.margin_s = 20;
+        refresh_.min_ttl_s = 10;
+        refresh_.jitter_s = 0;
+        refresh_.read_timeout_s = 20;  // real seconds; tests release long before
+        refresh_.assumed_ttl_s = 100;
+    }
+    std::unique_ptr<Rig> make_rig() {
+        return std::make_unique<Rig>(config_, source_, refresh_, clock_, [] { return 0.0; });
+    }
+    /// Fetches a first token and waits for it to be served.
+    void prime(Rig& rig) {
+        rig.refresh_async(RefreshTrigger::Background).wait();
+        ASSERT_TRUE(rig.current());
+    }
+
+    RigConfig config_;
+    RefreshConfig refresh_;
+    FakeClock clock_;
+    FakeSource source_{clock_, 60};
+};
+
+TEST_F(RigTest, FreshTokenIsServedWithoutAnUpstreamCall) {
+    auto rig = make_rig();
+    prime(*rig);
+    const int calls = source_.calls();
+    clock_.advance(50);  // 10 s left == min_ttl: still fresh
+    ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->content, "https://x-access-token:ghs_tok1@github.com\n");
+    EXPECT_EQ(source_.calls(), calls);
+}
+
+TEST_F(RigTest, StaleTokenWaitsForOneRefresh) {
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(51);  // 9 s left < min_ttl
+    ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->token, "ghs_tok2");
+    EXPECT_EQ(source_.calls(), 2);
+    EXPECT_EQ(rig->stats().on_demand_waits, 1u);
+}
+
+TEST_F(RigTest, ConcurrentStaleReadersShareOneUpstreamCall) {
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(55);
+    source_.hold();
+    std::vector<std::thread> readers;
+    std::vector<std::string> got(50);
+    for (int i = 0; i < 50; ++i) {
+        readers.emplace_back([&, i] { got[i] = rig->credential_for_read().credential->token; });
+    }
+    ASSERT_TRUE(source_.wait_for_waiting(1));
+    ASSERT_TRUE(eventually([&] { return rig->stats().on_demand_waits == 50; }));
+    source_.release();
+    for (auto& t : readers) t.join();
+    EXPECT_EQ(source_.calls(), 2);  // the prime + exactly one shared refresh
+    for (const auto& token : got) EXPECT_EQ(token, "ghs_tok2");
+}
+
+TEST_F(RigTest, ExpiredTokenAndFailingUpstreamGivesEio) {
+    refresh_.read_timeout_s = 0.05;
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(61);
+    source_.fail_next(1);
+    ReadResult r = rig->credential_for_read();
+    EXPECT_EQ(r.error, EIO);
+    EXPECT_FALSE(r.credential);
+    EXPECT_EQ(rig->stats().last_error, "scripted failure");
+    // The upstream is back: the next read recovers at once, whatever the backoff says.
+    r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->token, "ghs_tok3");
+}
+
+TEST_F(RigTest, StillValidTokenIsServedWhenRefreshFails) {
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(55);  // 5 s left: stale but valid
+    source_.fail_next(1);
+    ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->token, "ghs_tok1");
+}
+
+TEST_F(RigTest, ReaderGivesUpAfterReadTimeoutWhileUpstreamHangs) {
+    refresh_.read_timeout_s = 0.05;
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(61);
+    source_.hold();
+    EXPECT_EQ(rig->credential_for_read().error, EIO);
+    source_.release();
+    ASSERT_TRUE(eventually([&] { return !rig->refresh_in_flight(); }));
+}
+
+TEST_F(RigTest, NeverServesAnExpiredTokenEvenWithoutUpstreamProgress) {
+    refresh_.read_timeout_s = 0.01;
+    auto rig = make_rig();
+    EXPECT_EQ(source_.calls(), 0);
+    source_.fail_next(1);
+    EXPECT_EQ(rig->credential_for_read().error, EIO);  // no token at all yet
+}
+
+TEST_F(RigTest, SameTokenFromUpstreamIsAFailureWithBackoff) {
+    auto rig = make_rig();
+    prime(*rig);
+    const WallTime first_expiry = rig->current()->expires_at;
+    source_.push(Token{"ghs_tok1", first_expiry + std::chrono::seconds(100)});
+    rig->refresh_async(RefreshTrigger::Background).wait();
+    RigStats s = rig->stats();
+    EXPECT_EQ(s.failures, 1u);
+    EXPECT_EQ(s.consecutive_failures, 1);
+    EXPECT_EQ(rig->current()->token, "ghs_tok1");
+    EXPECT_EQ(rig->current()->expires_at, first_expiry);  // not extended
+    EXPECT_NEAR(seconds_between(clock_.now(), s.next_refresh_at), refresh_.backoff_initial_s, 1e-6);
+    // A second not-newer answer (new token, older expiry) backs off further.
+    source_.push(Token{"ghs_other", first_expiry - std::chrono::seconds(1)});
+    rig->refresh_async(RefreshTrigger::Background).wait();
+    s = rig->stats();
+    EXPECT_EQ(s.consecutive_failures, 2);
+    EXPECT_NEAR(seconds_between(clock_.now(), s.next_refresh_at), 2 * refresh_.backoff_initial_s,
+                1e-6);
+    EXPECT_EQ(rig->current()->token, "ghs_tok1");
+}
+
+TEST_F(RigTest, SuccessSchedulesTheNextRefreshBeforeExpiry) {
+    auto rig = make_rig();
+    prime(*rig);
+    const RigStats s = rig->stats();
+    EXPECT_EQ(s.refreshes, 1u);
+    // 60 s token, 20 s margin, no jitter: renew 40 s from now.
+    EXPECT_NEAR(seconds_between(clock_.now(), s.next_refresh_at), 40, 1e-6);
+}
+
+TEST_F(RigTest, MissingExpiryUsesAssumedTtl) {
+    source_.push(Token{"ghs_noexp", std::nullopt});
+    auto rig = make_rig();
+    prime(*rig);
+    EXPECT_NEAR(rig->current()->ttl_at(clock_.now()), 100, 1e-6);
+}
+
+TEST_F(RigTest, NonExpiringSourceIsNeverRescheduled) {
+    source_.set_expire(false);
+    auto rig = make_rig();
+    prime(*rig);
+    EXPECT_TRUE(rig->current()->never_expires());
+    EXPECT_EQ(rig->next_refresh_at(), WallTime::max());
+    clock_.advance(1e7);
+    EXPECT_EQ(rig->credential_for_read().error, 0);
+    EXPECT_EQ(source_.calls(), 1);
+}
+
+TEST_F(RigTest, SnapshotSurvivesARefresh) {
+    auto rig = make_rig();
+    prime(*rig);
+    CredentialPtr held = rig->current();
+    clock_.advance(55);
+    rig->refresh_async(RefreshTrigger::OnDemand).wait();
+    EXPECT_EQ(held->content, "https://x-access-token:ghs_tok1@github.com\n");
+    EXPECT_EQ(rig->current()->token, "ghs_tok2");
+}
+
+}  // namespace
+}  // namespace credfs

@@ -1,0 +1,44 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "credfs/static_source.hpp"
+
+namespace credfs {
+namespace {
+
+class StaticSourceTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/credfs-static-XXXXXX";
+        ASSERT_NE(mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        rig_.id = "r";
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+    std::string write(const std::string& content) {
+        const std::string path = dir_ + "/pat";
+        std::ofstream(path) << content;
+        return path;
+    }
+    std::string dir_;
+    RigConfig rig_;
+};
+
+TEST_F(StaticSourceTest, TrimsAndNeverExpires) {
+    StaticSource s(write("  github_pat_11ABC_def\n"));
+    Token t = s.fetch(rig_);
+    EXPECT_EQ(t.value, "github_pat_11ABC_def");
+    EXPECT_FALSE(t.expires_at);
+    EXPECT_FALSE(s.tokens_expire());
+}
+
+TEST_F(StaticSourceTest, EmptyOrTwoTokensOrMissingIsAnError) {
+    EXPECT_THROW(StaticSource(write("\n \n")).fetch(rig_), SourceError);
+    EXPECT_THROW(StaticSource(write("ghp_a ghp_b")).fetch(rig_), SourceError);
+    EXPECT_THROW(StaticSource(dir_ + "/missing").fetch(rig_), SourceError);
+}
+
+}  // namespace
+}  // namespace credfs

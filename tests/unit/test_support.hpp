@@ -1,0 +1,112 @@
+// Fakes shared by the unit tests: an injected clock and a scripted token source.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "credfs/clock.hpp"
+#include "credfs/token_source.hpp"
+
+namespace credfs::test {
+
+/// A wall clock that moves only when told to.
+class FakeClock final : public Clock {
+  public:
+    explicit FakeClock(WallTime start = WallTime{} + std::chrono::hours(24 * 365 * 56))
+        : now_(start) {}
+    WallTime now() const override {
+        std::lock_guard lock(mu_);
+        return now_;
+    }
+    void advance(double seconds) {
+        std::lock_guard lock(mu_);
+        now_ += to_wall_duration(seconds);
+    }
+
+  private:
+    mutable std::mutex mu_;
+    WallTime now_;
+};
+
+/// A token source whose answers the test scripts. Each fetch pops the next
+/// scripted answer; with none left it mints "ghs_tok<N>" expiring `ttl_s`
+/// after the clock's now. hold() makes fetches block until release().
+class FakeSource final : public TokenSource {
+  public:
+    explicit FakeSource(const Clock& clock, double ttl_s = 60) : clock_(clock), ttl_s_(ttl_s) {}
+
+    Token fetch(const RigConfig& /*rig*/) override {
+        std::unique_lock lock(mu_);
+        ++calls_;
+        ++waiting_;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return !held_; });
+        --waiting_;
+        if (!script_.empty()) {
+            auto next = std::move(script_.front());
+            script_.pop_front();
+            if (!next) throw SourceError("scripted failure", 503);
+            return *next;
+        }
+        return Token{"ghs_tok" + std::to_string(calls_.load()),
+                     clock_.now() + to_wall_duration(ttl_s_)};
+    }
+    bool tokens_expire() const override { return expire_; }
+    std::string type_name() const override { return "fake"; }
+
+    void push(std::optional<Token> answer) {
+        std::lock_guard lock(mu_);
+        script_.push_back(std::move(answer));
+    }
+    void fail_next(int n) {
+        for (int i = 0; i < n; ++i) push(std::nullopt);
+    }
+    void hold() {
+        std::lock_guard lock(mu_);
+        held_ = true;
+    }
+    void release() {
+        {
+            std::lock_guard lock(mu_);
+            held_ = false;
+        }
+        cv_.notify_all();
+    }
+    /// Waits (real time, generous deadline) until `n` fetches are blocked in hold().
+    bool wait_for_waiting(int n, std::chrono::seconds deadline = std::chrono::seconds(20)) {
+        std::unique_lock lock(mu_);
+        return cv_.wait_for(lock, deadline, [&] { return waiting_ >= n; });
+    }
+    int calls() const { return calls_.load(); }
+    void set_expire(bool e) { expire_ = e; }
+
+  private:
+    const Clock& clock_;
+    double ttl_s_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::optional<Token>> script_;
+    bool held_ = false;
+    int waiting_ = 0;
+    std::atomic<int> calls_{0};
+    bool expire_ = true;
+};
+
+/// Polls `pred` until true or a generous real-time deadline passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds deadline = std::chrono::seconds(20)) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+        if (pred()) return true;
+        std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return pred();
+}
+
+}  // namespace credfs::test
