@@ -142,12 +142,15 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
                      source_.type_name());
         return;
     }
+    const std::string early =
+        old ? fmt::format("{:.1f} s before the old token expired", old->ttl_at(now))
+            : std::string("first token");
     spdlog::info(
-        "rig {}: refreshed ({}): new token expires {} (in {:.1f} s){}, {:.1f} s before the old "
-        "one expired, upstream latency {:.0f} ms; next refresh in {:.1f} s",
+        "rig {}: refreshed ({}): new token expires {} (in {:.1f} s{}); {}; upstream latency "
+        "{:.0f} ms; next refresh in {:.1f} s",
         config_.id, trigger_name(trigger), format_iso8601(expires_at),
-        seconds_between(now, expires_at), token.expires_at ? "" : " (assumed_ttl_s)",
-        old ? old->ttl_at(now) : 0.0, latency_s * 1000, seconds_between(now, next));
+        seconds_between(now, expires_at), token.expires_at ? "" : ", assumed_ttl_s", early,
+        latency_s * 1000, seconds_between(now, next));
 }
 
 void Rig::on_failure(const std::string& why, WallTime now) {
