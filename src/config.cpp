@@ -217,6 +217,7 @@ LogConfig parse_log(const Json::Value& root) {
 
 EnvLookup process_env() {
     return [](const std::string& name) -> std::optional<std::string> {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts.
         const char* v = std::getenv(name.c_str());
         if (v == nullptr) return std::nullopt;
         return std::string(v);

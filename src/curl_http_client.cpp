@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 
+#include <cmath>
 #include <memory>
 
 #include "credfs/http_client.hpp"
@@ -25,7 +26,7 @@ struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
 
-long millis(double seconds) { return static_cast<long>(seconds * 1000.0 + 0.5); }
+long millis(double seconds) { return std::lround(seconds * 1000.0); }
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 #include "credfs/filesystem.hpp"
@@ -60,7 +61,8 @@ std::string describe_mountpoint_problem(const std::string& mountpoint) {
                "run: fusermount3 -u -z " +
                mountpoint;
     }
-    return "mountpoint " + mountpoint + ": " + std::strerror(err);
+    return "mountpoint " + mountpoint + ": " +
+           std::error_code(err, std::generic_category()).message();
 }
 
 void detach_stdio() {
@@ -161,12 +163,12 @@ int run_daemon(const Config& config, const DaemonOptions& options) {
             spdlog::warn("no log.file configured: the daemon's log is discarded once it detaches");
         }
         if (::pipe(fds) != 0) {
-            spdlog::error("pipe: {}", std::strerror(errno));
+            spdlog::error("pipe: {}", std::error_code(errno, std::generic_category()).message());
             return 1;
         }
         const pid_t child = ::fork();
         if (child < 0) {
-            spdlog::error("fork: {}", std::strerror(errno));
+            spdlog::error("fork: {}", std::error_code(errno, std::generic_category()).message());
             return 1;
         }
         if (child > 0) {

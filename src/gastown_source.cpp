@@ -116,8 +116,10 @@ std::string GastownSource::container_token(const std::string& rig_id) const {
         std::ostringstream text;
         text << in.rdbuf();
         jwt = trim(text.str());
-    } else if (const char* env = std::getenv(config_.container_token_env.c_str())) {
-        jwt = trim(env);
+    } else {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): the daemon never calls setenv.
+        const char* env = std::getenv(config_.container_token_env.c_str());
+        jwt = trim(env != nullptr ? env : "");
     }
     if (jwt.empty()) {
         throw SourceError("rig " + rig_id + ": container token is empty (" +

@@ -3,7 +3,7 @@
 namespace credfs {
 
 RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
-                         RandomUnit random, std::function<void()> on_refreshed) {
+                         const RandomUnit& random, const std::function<void()>& on_refreshed) {
     rigs_.reserve(config.rigs.size());
     for (const auto& rig_config : config.rigs) {
         rigs_.push_back(

@@ -18,8 +18,8 @@ class RigRegistry {
     /// Builds one Rig per entry of `config.rigs`, in order. `config`, `source`
     /// and `clock` must outlive the registry. `on_refreshed` is handed to every
     /// Rig (see Rig::Rig).
-    RigRegistry(const Config& config, TokenSource& source, const Clock& clock, RandomUnit random,
-                std::function<void()> on_refreshed);
+    RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
+                const RandomUnit& random, const std::function<void()>& on_refreshed);
 
     /// The rig served as `file_name`, or null. Thread-safe (immutable after
     /// construction).
