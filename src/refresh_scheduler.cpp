@@ -1,5 +1,7 @@
 #include "credfs/refresh_scheduler.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 namespace credfs {
@@ -57,7 +59,13 @@ void RefreshScheduler::loop(const RigRegistry& registry) {
     while (!wake_->stopping) {
         lock.unlock();
         const WallTime now = clock_.now();
-        const WallTime next = run_due(registry, now);
+        WallTime next = now + to_wall_duration(max_sleep_s_);
+        try {
+            next = run_due(registry, now);
+        } catch (const std::exception& e) {
+            // E.g. no thread could be started: try again on the next pass.
+            spdlog::error("refresh scheduler: {}", e.what());
+        }
         const double until_due =
             next == WallTime::max() ? max_sleep_s_ : std::max(0.0, seconds_between(now, next));
         lock.lock();

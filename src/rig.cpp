@@ -77,9 +77,12 @@ std::shared_future<void> Rig::refresh_async(RefreshTrigger trigger) {
     // joining it here waits only for its return, never for the lock.
     if (worker_.joinable()) worker_.join();
     std::promise<void> done;
-    flight_ = done.get_future().share();
-    in_flight_ = true;
+    std::shared_future<void> flight = done.get_future().share();
+    // Start the thread before marking the flight: if it cannot start
+    // (std::system_error), the rig is left as it was, not stuck "in flight".
     worker_ = std::thread(&Rig::run_refresh, this, trigger, std::move(done));
+    flight_ = flight;
+    in_flight_ = true;
     return flight_;
 }
 
