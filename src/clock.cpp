@@ -54,7 +54,9 @@ std::optional<WallTime> parse_iso8601(std::string_view s) {
         !expect(s, 16, ':') || !parse_fixed(s, 17, 2, sec)) {
         return std::nullopt;
     }
-    if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
+    // Years past 2200 would overflow the nanosecond wall clock (2262).
+    if (year < 1970 || year > 2200 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 ||
+        min > 59 || sec > 60) {
         return std::nullopt;
     }
     size_t pos = 19;
@@ -78,7 +80,9 @@ std::optional<WallTime> parse_iso8601(std::string_view s) {
     tm.tm_hour = hour;
     tm.tm_min = min;
     tm.tm_sec = sec;
-    const time_t epoch = timegm(&tm) - *zone;
+    const time_t local = timegm(&tm);
+    if (tm.tm_mday != day) return std::nullopt;  // timegm rolled Feb 31 into March
+    const time_t epoch = local - *zone;
     return WallClock::from_time_t(epoch) + to_wall_duration(fraction);
 }
 

@@ -4,8 +4,10 @@
 #include <spdlog/common.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -14,6 +16,8 @@
 namespace credfs {
 
 namespace {
+
+constexpr double kMaxSeconds = 1e7;
 
 [[noreturn]] void fail(const std::string& key, const std::string& problem) {
     throw ConfigError(key + ": " + problem);
@@ -50,12 +54,41 @@ void seconds_at(const Json::Value& parent, const std::string& name, const std::s
     if (!v.isNumeric() || v.isBool()) fail(key, "must be a number of seconds");
     const double s = v.asDouble();
     if (!std::isfinite(s) || s < 0) fail(key, "must be a non-negative number of seconds");
+    // Past this, sums with wall time and curl's millisecond longs overflow.
+    if (s > kMaxSeconds) fail(key, "must be at most 10000000 seconds");
     out = s;
 }
 
-void require_readable(const std::string& path, const std::string& key) {
+void at_least_a_millisecond(double value, const std::string& key) {
+    if (value < 0.001) fail(key, "must be at least 0.001 seconds");
+}
+
+/// Relative paths are taken from the config file's directory, since the
+/// detached daemon runs in "/".
+std::string resolve(const std::string& path, const std::string& base_dir) {
+    if (path.empty() || path.front() == '/') return path;
+    return base_dir + "/" + path;
+}
+
+/// A file holding a secret must be a readable, non-empty regular file.
+void check_secret_file(const std::string& path, const std::string& key) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail(key, "\"" + path + "\" is a directory");
     std::ifstream in(path);
     if (!in) fail(key, "cannot read \"" + path + "\"");
+    std::string word;
+    if (!(in >> word)) fail(key, "\"" + path + "\" is empty");
+}
+
+bool has_control_or_space(const std::string& s) {
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+}
+
+/// An id that becomes one path segment of the control plane's URL.
+void check_path_segment(const std::string& value, const std::string& key) {
+    if (value.find('/') != std::string::npos) fail(key, "must not contain /");
+    if (value == "." || value == "..") fail(key, "must not be . or ..");
+    if (has_control_or_space(value)) fail(key, "must not contain spaces or control bytes");
 }
 
 std::string with_fallback(const Json::Value& src, const std::string& name, const char* env_var,
@@ -66,7 +99,8 @@ std::string with_fallback(const Json::Value& src, const std::string& name, const
     fail(key, std::string("missing (set it in the config or export ") + env_var + ")");
 }
 
-void parse_gastown(const Json::Value& src, const EnvLookup& env, SourceConfig& out) {
+void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::string& base_dir,
+                   SourceConfig& out) {
     check_keys(src, "source",
                {"type", "api_url", "town_id", "container_token_file", "container_token_env",
                 "connect_timeout_s", "request_timeout_s"});
@@ -75,39 +109,45 @@ void parse_gastown(const Json::Value& src, const EnvLookup& env, SourceConfig& o
     if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
         fail("source.api_url", "must start with http:// or https://");
     }
+    if (has_control_or_space(out.api_url) || out.api_url.find_first_of("?#") != std::string::npos) {
+        fail("source.api_url", "must be a plain base URL (no spaces, query or fragment)");
+    }
     out.town_id = with_fallback(src, "town_id", "GASTOWN_TOWN_ID", env);
-    if (out.town_id.find('/') != std::string::npos) fail("source.town_id", "must not contain /");
-    out.container_token_file =
-        string_at(src, "container_token_file", "source.container_token_file").value_or("");
+    check_path_segment(out.town_id, "source.town_id");
+    const auto token_file = string_at(src, "container_token_file", "source.container_token_file");
+    if (token_file && token_file->empty()) fail("source.container_token_file", "must not be empty");
+    out.container_token_file = resolve(token_file.value_or(""), base_dir);
     out.container_token_env = string_at(src, "container_token_env", "source.container_token_env")
                                   .value_or(out.container_token_env);
+    if (out.container_token_env.empty()) fail("source.container_token_env", "must not be empty");
     seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
     seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
-    if (out.connect_timeout_s <= 0 || out.request_timeout_s <= 0) {
-        fail("source.request_timeout_s", "timeouts must be greater than 0");
-    }
+    at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
+    at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
     if (!out.container_token_file.empty()) {
-        require_readable(out.container_token_file, "source.container_token_file");
+        check_secret_file(out.container_token_file, "source.container_token_file");
     } else if (auto tok = env(out.container_token_env); !tok || tok->empty()) {
         fail("source.container_token_env",
              out.container_token_env + " is not set and source.container_token_file is not given");
     }
 }
 
-SourceConfig parse_source(const Json::Value& root, const EnvLookup& env) {
+SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
+                          const std::string& base_dir) {
     const Json::Value& src = object_at(root, "source", "source");
     if (src.isNull()) fail("source", "missing");
     SourceConfig out;
     const std::string type = string_at(src, "type", "source.type").value_or("");
     if (type == "gastown") {
         out.type = SourceConfig::Type::Gastown;
-        parse_gastown(src, env, out);
+        parse_gastown(src, env, base_dir, out);
     } else if (type == "static") {
         out.type = SourceConfig::Type::Static;
         check_keys(src, "source", {"type", "token_file"});
         out.token_file = string_at(src, "token_file", "source.token_file").value_or("");
         if (out.token_file.empty()) fail("source.token_file", "missing");
-        require_readable(out.token_file, "source.token_file");
+        out.token_file = resolve(out.token_file, base_dir);
+        check_secret_file(out.token_file, "source.token_file");
     } else if (type.empty()) {
         fail("source.type", "missing (expected \"gastown\" or \"static\")");
     } else {
@@ -130,8 +170,8 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     seconds_at(v, "backoff_initial_s", "refresh.backoff_initial_s", r.backoff_initial_s);
     seconds_at(v, "backoff_max_s", "refresh.backoff_max_s", r.backoff_max_s);
     seconds_at(v, "assumed_ttl_s", "refresh.assumed_ttl_s", r.assumed_ttl_s);
-    if (r.read_timeout_s <= 0) fail("refresh.read_timeout_s", "must be greater than 0");
-    if (r.backoff_initial_s <= 0) fail("refresh.backoff_initial_s", "must be greater than 0");
+    at_least_a_millisecond(r.read_timeout_s, "refresh.read_timeout_s");
+    at_least_a_millisecond(r.backoff_initial_s, "refresh.backoff_initial_s");
     if (r.backoff_max_s < r.backoff_initial_s) {
         fail("refresh.backoff_max_s", "must not be less than refresh.backoff_initial_s");
     }
@@ -169,7 +209,7 @@ RigConfig parse_rig(const Json::Value& v, const std::string& key) {
     RigConfig rig;
     rig.id = string_at(v, "id", key + ".id").value_or("");
     if (rig.id.empty()) fail(key + ".id", "missing");
-    if (rig.id.find('/') != std::string::npos) fail(key + ".id", "must not contain /");
+    check_path_segment(rig.id, key + ".id");
     rig.file = string_at(v, "file", key + ".file").value_or(rig.id);
     check_file_name(rig.file, key + ".file");
     rig.host = string_at(v, "host", key + ".host").value_or(rig.host);
@@ -199,7 +239,7 @@ std::vector<RigConfig> parse_rigs(const Json::Value& root) {
     return rigs;
 }
 
-LogConfig parse_log(const Json::Value& root) {
+LogConfig parse_log(const Json::Value& root, const std::string& base_dir) {
     LogConfig log;
     const Json::Value& v = object_at(root, "log", "log");
     if (v.isNull()) return log;
@@ -209,7 +249,17 @@ LogConfig parse_log(const Json::Value& root) {
         fail("log.level", "unknown level \"" + log.level +
                               "\" (trace, debug, info, warn, error, critical, off)");
     }
-    log.file = string_at(v, "file", "log.file").value_or("");
+    log.file = resolve(string_at(v, "file", "log.file").value_or(""), base_dir);
+    if (!log.file.empty()) {
+        std::error_code ec;
+        const auto dir = std::filesystem::path(log.file).parent_path();
+        if (!std::filesystem::is_directory(dir, ec)) {
+            fail("log.file", "directory \"" + dir.string() + "\" does not exist");
+        }
+        if (std::filesystem::is_directory(log.file, ec)) {
+            fail("log.file", "\"" + log.file + "\" is a directory");
+        }
+    }
     return log;
 }
 
@@ -224,7 +274,8 @@ EnvLookup process_env() {
     };
 }
 
-Config parse_config(const std::string& json_text, const EnvLookup& env) {
+Config parse_config(const std::string& json_text, const EnvLookup& env, std::string base_dir) {
+    if (base_dir.empty()) base_dir = std::filesystem::current_path().string();
     Json::CharReaderBuilder builder;
     Json::CharReaderBuilder::strictMode(&builder.settings_);
     std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
@@ -244,19 +295,23 @@ Config parse_config(const std::string& json_text, const EnvLookup& env) {
     if (!root.isObject()) fail("config", "must be a JSON object");
     check_keys(root, "", {"source", "refresh", "rigs", "log"});
     Config cfg;
-    cfg.log = parse_log(root);
-    cfg.source = parse_source(root, env);
+    cfg.log = parse_log(root, base_dir);
+    cfg.source = parse_source(root, env, base_dir);
     cfg.refresh = parse_refresh(root);
     cfg.rigs = parse_rigs(root);
     return cfg;
 }
 
 Config load_config(const std::string& path, const EnvLookup& env) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        fail("--config", "\"" + path + "\" is a directory");
     std::ifstream in(path, std::ios::binary);
     if (!in) fail("--config", "cannot read \"" + path + "\"");
     std::ostringstream text;
     text << in.rdbuf();
-    return parse_config(text.str(), env);
+    const auto dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path();
+    return parse_config(text.str(), env, dir.string());
 }
 
 }  // namespace credfs

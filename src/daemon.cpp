@@ -1,6 +1,8 @@
 #include "credfs/daemon.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -14,12 +16,15 @@
 
 #include "credfs/filesystem.hpp"
 #include "credfs/fuse_adapter.hpp"
+#include "credfs/log.hpp"
 #include "credfs/refresh_scheduler.hpp"
 #include "credfs/rig_registry.hpp"
 
 namespace credfs {
 
 namespace {
+
+constexpr unsigned kMaxFuseThreads = 256;
 
 /// Reports startup success (0) or failure (1) to the waiting parent, once.
 class ReadinessPipe {
@@ -51,8 +56,16 @@ class ReadinessPipe {
 
 std::string describe_mountpoint_problem(const std::string& mountpoint) {
     struct stat st {};
+    struct stat parent {};
     if (::stat(mountpoint.c_str(), &st) == 0) {
-        return S_ISDIR(st.st_mode) ? "" : "mountpoint " + mountpoint + ": not a directory";
+        if (!S_ISDIR(st.st_mode)) return "mountpoint " + mountpoint + ": not a directory";
+        // A directory on another device than its parent is a mount already;
+        // stacking a second daemon on it would serve two sets of tokens.
+        if (::stat((mountpoint + "/..").c_str(), &parent) == 0 && parent.st_dev != st.st_dev) {
+            return "mountpoint " + mountpoint +
+                   ": already mounted; unmount it first: fusermount3 -u " + mountpoint;
+        }
+        return "";
     }
     const int err = errno;
     if (err == ENOTCONN) {
@@ -92,6 +105,19 @@ void announce_when_serving(const std::string& mountpoint, dev_t before, bool det
     }
     if (!stopping) spdlog::error("mount at {} did not answer within 30 s", mountpoint);
     ready.report(1);
+}
+
+/// The detached daemon must not hold the caller's descriptors (a pipe the
+/// caller waits on for EOF would never close). The log file is reopened after.
+void drop_inherited_fds(int keep) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "credfs", std::make_shared<spdlog::sinks::stderr_sink_mt>()));
+    if (keep < 3) {
+        ::close_range(3, ~0U, 0);
+        return;
+    }
+    if (keep > 3) ::close_range(3, keep - 1, 0);
+    ::close_range(keep + 1, ~0U, 0);
 }
 
 struct FuseArgs {
@@ -136,6 +162,10 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
 
     fuse_loop_config* loop_config = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(loop_config, 0);
+    // An open() waiting on a hung upstream holds a worker for up to
+    // read_timeout_s; libfuse's default of 10 workers would let ten such opens
+    // stall every ls and stat behind them.
+    fuse_loop_cfg_set_max_threads(loop_config, kMaxFuseThreads);
     const int rc = fuse_loop_mt(f, loop_config);
     fuse_loop_cfg_destroy(loop_config);
 
@@ -146,7 +176,9 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     fuse_unmount(f);
     fuse_destroy(f);
     spdlog::info("unmounted {}", options.mountpoint);
-    return rc == 0 ? 0 : 1;
+    // libfuse reports the signal that ended the loop as its result.
+    const bool clean = rc == 0 || rc == SIGINT || rc == SIGTERM || rc == SIGHUP;
+    return clean ? 0 : 1;
 }
 
 }  // namespace
@@ -178,6 +210,13 @@ int run_daemon(const Config& config, const DaemonOptions& options) {
         ::close(fds[0]);
         ::setsid();
         if (::chdir("/") != 0) return 1;
+        drop_inherited_fds(fds[1]);
+        try {
+            init_logging(config.log);
+        } catch (const ConfigError& e) {
+            spdlog::error("{}", e.what());
+            return 1;
+        }
     }
     ReadinessPipe ready(fds[1]);
     const int rc = serve(config, options, ready);

@@ -29,7 +29,8 @@ bool valid_token_bytes(const std::string& token) {
 }
 
 std::optional<WallTime> parse_epoch(double seconds) {
-    if (!std::isfinite(seconds) || seconds <= 0 || seconds > 1e11) return std::nullopt;
+    // Past ~2160 the nanosecond wall clock would overflow (2262).
+    if (!std::isfinite(seconds) || seconds <= 0 || seconds > 6e9) return std::nullopt;
     return WallTime{} + to_wall_duration(seconds);
 }
 
@@ -52,8 +53,9 @@ std::string trim(std::string s) {
 }
 
 // The control plane's own words on an error, for the log line: JSON `error` or
-// `message`, else nothing (an HTML error page is noise). Redacted and cut short.
-std::string upstream_message(const std::string& body) {
+// `message`, else nothing (an HTML error page is noise). The container token we
+// sent and anything token-shaped are redacted before the text is cut short.
+std::string upstream_message(const std::string& body, const std::string& jwt) {
     Json::CharReaderBuilder builder;
     std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
     Json::Value root;
@@ -63,7 +65,13 @@ std::string upstream_message(const std::string& body) {
     }
     for (const char* key : {"error", "message"}) {
         const Json::Value& v = field(root, key);
-        if (v.isString()) return ": " + redact(v.asString().substr(0, 200));
+        if (!v.isString()) continue;
+        std::string text = v.asString();
+        for (auto at = text.find(jwt); !jwt.empty() && at != std::string::npos;
+             at = text.find(jwt)) {
+            text.replace(at, jwt.size(), "[REDACTED]");
+        }
+        return ": " + redact(text).substr(0, 200);
     }
     return "";
 }
@@ -101,8 +109,8 @@ GastownSource::GastownSource(SourceConfig config, HttpClient& http, const Clock&
     : config_(std::move(config)), http_(http), clock_(clock) {}
 
 std::string GastownSource::refresh_url(const std::string& rig_id) const {
-    return config_.api_url + "/api/towns/" + config_.town_id + "/rigs/" + rig_id +
-           "/refresh-git-token";
+    return config_.api_url + "/api/towns/" + percent_encode(config_.town_id) + "/rigs/" +
+           percent_encode(rig_id) + "/refresh-git-token";
 }
 
 std::string GastownSource::container_token(const std::string& rig_id) const {
@@ -133,7 +141,8 @@ std::string GastownSource::container_token(const std::string& rig_id) const {
 Token GastownSource::fetch(const RigConfig& rig) {
     HttpRequest req;
     req.url = refresh_url(rig.id);
-    req.headers = {"Authorization: Bearer " + container_token(rig.id), "Accept: application/json",
+    const std::string jwt = container_token(rig.id);
+    req.headers = {"Authorization: Bearer " + jwt, "Accept: application/json",
                    "Content-Type: application/json"};
     req.body = "{}";
     req.connect_timeout_s = config_.connect_timeout_s;
@@ -146,7 +155,7 @@ Token GastownSource::fetch(const RigConfig& rig) {
     }
     if (resp.status < 200 || resp.status > 299) {
         throw SourceError("rig " + rig.id + ": HTTP " + std::to_string(resp.status) + " from " +
-                              req.url + upstream_message(resp.body),
+                              req.url + upstream_message(resp.body, jwt),
                           resp.status);
     }
     try {

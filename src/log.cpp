@@ -10,18 +10,19 @@
 namespace credfs {
 
 void init_logging(const LogConfig& config) {
-    std::shared_ptr<spdlog::logger> logger;
-    if (config.file.empty()) {
-        logger = std::make_shared<spdlog::logger>(
-            "credfs", std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    } else {
+    auto to_stderr = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    std::vector<spdlog::sink_ptr> sinks{to_stderr};
+    if (!config.file.empty()) {
         try {
-            logger = std::make_shared<spdlog::logger>(
-                "credfs", std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file));
+            sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file));
         } catch (const spdlog::spdlog_ex& e) {
             throw ConfigError("log.file: cannot open \"" + config.file + "\": " + e.what());
         }
+        // Warnings and errors still reach the terminal (startup failures such
+        // as a busy mountpoint); a detached daemon's stderr is /dev/null.
+        to_stderr->set_level(spdlog::level::warn);
     }
+    auto logger = std::make_shared<spdlog::logger>("credfs", sinks.begin(), sinks.end());
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
     logger->set_level(spdlog::level::from_str(config.level));
     logger->flush_on(spdlog::level::info);

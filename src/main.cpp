@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     std::string config_path;
     credfs::DaemonOptions options;
     opterr = 0;
-    for (int opt; (opt = getopt_long(argc, argv, "+c:fhV", kLong, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "c:fhV", kLong, nullptr)) != -1;) {
         switch (opt) {
             case 'c':
                 config_path = optarg;

@@ -28,19 +28,19 @@ Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, co
       on_refreshed_(std::move(on_refreshed)) {}
 
 Rig::~Rig() {
-    std::thread worker;
-    {
-        std::lock_guard lock(mu_);
-        worker = std::move(worker_);
-    }
-    if (worker.joinable()) worker.join();
+    // Refresh threads are detached (a finished one must not pin its stack
+    // until the rig's next refresh); wait until none touches this Rig.
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [this] { return !in_flight_; });
 }
 
 ReadResult Rig::credential_for_read() {
     CredentialPtr cred = current();
     if (cred && is_fresh(*cred, clock_.now(), refresh_)) return {cred, 0};
 
-    const double left_before = cred ? cred->ttl_at(clock_.now()) : 0;
+    const std::string before =
+        cred ? fmt::format("token had {:.1f} s left", cred->ttl_at(clock_.now()))
+             : std::string("no token yet");
     const auto started = std::chrono::steady_clock::now();
     std::shared_future<void> flight = refresh_async(RefreshTrigger::OnDemand);
     {
@@ -49,9 +49,14 @@ ReadResult Rig::credential_for_read() {
     }
     const bool done = flight.wait_for(std::chrono::duration<double>(refresh_.read_timeout_s)) ==
                       std::future_status::ready;
-    spdlog::info(
-        "rig {}: open waited {:.3f} s for an on-demand refresh ({}; token had {:.1f} s left)",
-        config_.id, seconds_since(started), done ? "completed" : "timed out", left_before);
+    std::string why;
+    {
+        std::lock_guard lock(mu_);
+        why = stats_.last_error;
+    }
+    const char* outcome = !done ? "timed out" : why.empty() ? "refreshed" : "refresh failed";
+    spdlog::info("rig {}: open waited {:.3f} s for an on-demand refresh ({}; {})", config_.id,
+                 seconds_since(started), outcome, before);
 
     cred = current();
     const WallTime now = clock_.now();
@@ -61,11 +66,8 @@ ReadResult Rig::credential_for_read() {
                      config_.id, cred->ttl_at(now));
         return {cred, 0};
     }
-    std::string why;
-    {
-        std::lock_guard lock(mu_);
-        why = stats_.last_error.empty() ? "no refresh finished in time" : stats_.last_error;
-    }
+    if (!done) why = "no refresh finished within refresh.read_timeout_s";
+    if (why.empty()) why = "no token";
     spdlog::error("rig {}: open fails with EIO: no unexpired token ({})", config_.id, why);
     return {nullptr, EIO};
 }
@@ -73,14 +75,11 @@ ReadResult Rig::credential_for_read() {
 std::shared_future<void> Rig::refresh_async(RefreshTrigger trigger) {
     std::lock_guard lock(mu_);
     if (in_flight_) return flight_;
-    // The previous worker cleared in_flight_ as its last locked step, so
-    // joining it here waits only for its return, never for the lock.
-    if (worker_.joinable()) worker_.join();
     std::promise<void> done;
     std::shared_future<void> flight = done.get_future().share();
     // Start the thread before marking the flight: if it cannot start
     // (std::system_error), the rig is left as it was, not stuck "in flight".
-    worker_ = std::thread(&Rig::run_refresh, this, trigger, std::move(done));
+    std::thread(&Rig::run_refresh, this, trigger, std::move(done)).detach();
     flight_ = flight;
     in_flight_ = true;
     return flight_;
@@ -104,12 +103,18 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     } else {
         on_failure(error, now);
     }
+    const std::function<void()> on_refreshed = on_refreshed_;
     {
+        // Clear the flight before waking its waiters, so a waiter that finds
+        // the result wanting can start a new one. Notify under the lock: once
+        // it is released the destructor may run, so this thread touches no
+        // member after this block (`done` and the callback copy are its own).
         std::lock_guard lock(mu_);
         in_flight_ = false;
+        idle_.notify_all();
     }
     done.set_value();
-    if (on_refreshed_) on_refreshed_();
+    if (on_refreshed) on_refreshed();
 }
 
 void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger) {
@@ -131,6 +136,12 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
                                                    std::move(content));
     const WallTime next =
         expires ? refresh_time(now, expires_at, refresh_, random_()) : WallTime::max();
+    if (expires && seconds_between(now, expires_at) < refresh_.min_ttl_s) {
+        spdlog::warn(
+            "rig {}: the upstream's token lives {:.1f} s, less than refresh.min_ttl_s "
+            "({:.1f} s): every read will wait for a refresh; lower min_ttl_s",
+            config_.id, seconds_between(now, expires_at), refresh_.min_ttl_s);
+    }
     current_.store(cred);
     {
         std::lock_guard lock(mu_);

@@ -77,12 +77,15 @@ EnvLookup process_env();
 
 /// Parses and validates a config from JSON text.
 /// `env` supplies GASTOWN_API_URL / GASTOWN_TOWN_ID fallbacks and the
-/// container-token variable. Token files are checked for readability here,
-/// not read into the config. Throws ConfigError on the first problem found.
-Config parse_config(const std::string& json_text, const EnvLookup& env);
+/// container-token variable. Relative file paths are resolved against
+/// `base_dir` (empty: the current directory) and stored absolute. Token files
+/// are checked to be readable, non-empty regular files here, not read into the
+/// config. Durations must lie in [0, 1e7] seconds (timeouts and the first
+/// backoff at least 0.001). Throws ConfigError on the first problem found.
+Config parse_config(const std::string& json_text, const EnvLookup& env, std::string base_dir = "");
 
-/// Reads `path` and calls parse_config. Throws ConfigError (naming the path)
-/// when the file cannot be read.
+/// Reads `path` and calls parse_config with the file's directory as base_dir.
+/// Throws ConfigError (naming the path) when the file cannot be read.
 Config load_config(const std::string& path, const EnvLookup& env);
 
 }  // namespace credfs

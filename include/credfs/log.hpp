@@ -9,7 +9,8 @@
 namespace credfs {
 
 /// Points spdlog's default logger at `config.file` (appending) or, when that is
-/// empty, at stderr; sets the level. Lines carry an ISO timestamp and level.
+/// empty, at stderr; sets the level. With a file, warnings and errors also go
+/// to stderr. Lines carry an ISO timestamp and level.
 /// Throws ConfigError("log.file: ...") when the file cannot be opened.
 void init_logging(const LogConfig& config);
 

@@ -7,7 +7,6 @@
 #include <future>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "credfs/clock.hpp"
 #include "credfs/config.hpp"
@@ -90,7 +89,7 @@ class Rig {
     mutable std::mutex mu_;  // guards everything below; never held across a fetch
     bool in_flight_ = false;
     std::shared_future<void> flight_;
-    std::thread worker_;
+    std::condition_variable idle_;  // signalled when in_flight_ clears
     RigStats stats_;
 };
 

@@ -89,4 +89,20 @@ TEST_F(CliTest, MissingConfigFileExit2) {
     EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1);
 }
 
+TEST_F(CliTest, StartupErrorsReachTheTerminalEvenWithALogFile) {
+    std::ofstream(dir_ + "/pat") << "ghp_x\n";
+    const std::string cfg = config(R"({"source": {"type": "static", "token_file": "pat"},
+        "rigs": [{"id": "r"}], "log": {"file": "d.log"}})");
+    CliRun r = run("--config " + cfg + " -f " + dir_ + "/absent");
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.output.find("mountpoint " + dir_ + "/absent: No such file or directory"),
+              std::string::npos)
+        << r.output;
+}
+
+TEST_F(CliTest, OptionsMayFollowTheMountpoint) {
+    CliRun r = run(mnt_ + " --version");
+    EXPECT_EQ(r.status, 0) << r.output;
+}
+
 }  // namespace

@@ -39,5 +39,11 @@ TEST(Iso8601, FormatRoundTrips) {
     EXPECT_EQ(format_iso8601(*t), "2026-11-29T12:00:03.512Z");
 }
 
+TEST(Iso8601, RefusesImpossibleDatesAndOverflowingYears) {
+    EXPECT_FALSE(parse_iso8601("2026-02-31T00:00:00Z"));  // not silently March 3
+    EXPECT_FALSE(parse_iso8601("9999-12-31T23:59:59Z"));  // would overflow the clock
+    EXPECT_TRUE(parse_iso8601("2028-02-29T00:00:00Z"));
+}
+
 }  // namespace
 }  // namespace credfs

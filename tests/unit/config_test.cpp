@@ -173,5 +173,87 @@ TEST_F(ConfigTest, ErrorsAreOneLineAndNeverEchoTheToken) {
     EXPECT_EQ(e.find("eyJsecret"), std::string::npos);
 }
 
+TEST_F(ConfigTest, RefusesOutOfRangeDurations) {
+    EXPECT_EQ(
+        error_of(gastown(R"(, "refresh": {"backoff_initial_s": 1e300, "backoff_max_s": 1e300})")),
+        "refresh.backoff_initial_s: must be at most 10000000 seconds");
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"read_timeout_s": 1e300})")),
+              "refresh.read_timeout_s: must be at most 10000000 seconds");
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"read_timeout_s": 0.0001})")),
+              "refresh.read_timeout_s: must be at least 0.001 seconds");
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"backoff_initial_s": 0})")),
+              "refresh.backoff_initial_s: must be at least 0.001 seconds");
+}
+
+TEST_F(ConfigTest, RefusesOutOfRangeSourceTimeouts) {
+    const std::string src = R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
+        "container_token_file": ")" +
+                            jwt_file_ + R"(", )";
+    EXPECT_EQ(error_of(src + R"("request_timeout_s": 0.0001}, "rigs": [{"id": "r"}]})"),
+              "source.request_timeout_s: must be at least 0.001 seconds");
+    EXPECT_EQ(error_of(src + R"("connect_timeout_s": 1e300}, "rigs": [{"id": "r"}]})"),
+              "source.connect_timeout_s: must be at most 10000000 seconds");
+}
+
+TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigDirectory) {
+    std::ofstream(dir_ + "/pat") << "ghp_x\n";
+    const std::string cfg_path = dir_ + "/c.json";
+    std::ofstream(cfg_path) << R"({"source": {"type": "static", "token_file": "pat"},
+                                  "rigs": [{"id": "r"}], "log": {"file": "d.log"}})";
+    Config c = load_config(cfg_path, env());
+    EXPECT_EQ(c.source.token_file, dir_ + "/pat");
+    EXPECT_EQ(c.log.file, dir_ + "/d.log");
+    Config g = parse_config(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
+                                "container_token_file": "jwt"}, "rigs": [{"id": "r"}]})",
+                            env(), dir_);
+    EXPECT_EQ(g.source.container_token_file, jwt_file_);
+}
+
+TEST_F(ConfigTest, RefusesEmptyOrDirectorySecretFiles) {
+    std::ofstream(dir_ + "/empty") << " \n";
+    EXPECT_EQ(error_of(R"({"source": {"type": "static", "token_file": ")" + dir_ +
+                       R"(/empty"}, "rigs": [{"id": "r"}]})"),
+              "source.token_file: \"" + dir_ + "/empty\" is empty");
+    EXPECT_EQ(error_of(R"({"source": {"type": "static", "token_file": ")" + dir_ +
+                       R"("}, "rigs": [{"id": "r"}]})"),
+              "source.token_file: \"" + dir_ + "\" is a directory");
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
+                          "container_token_file": ""}, "rigs": [{"id": "r"}]})"),
+              "source.container_token_file: must not be empty");
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
+                          "container_token_env": ""}, "rigs": [{"id": "r"}]})"),
+              "source.container_token_env: must not be empty");
+}
+
+TEST_F(ConfigTest, RefusesIdsThatWouldBreakTheUrl) {
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "..", "file": "f"}])")),
+              "rigs[0].id: must not be . or ..");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a b", "file": "f"}])")),
+              "rigs[0].id: must not contain spaces or control bytes");
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x/a b", "town_id": "t",
+                          "container_token_file": ")" +
+                       jwt_file_ + R"("}, "rigs": [{"id": "r"}]})"),
+              "source.api_url: must be a plain base URL (no spaces, query or fragment)");
+    EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "..",
+                          "container_token_file": ")" +
+                       jwt_file_ + R"("}, "rigs": [{"id": "r"}]})"),
+              "source.town_id: must not be . or ..");
+}
+
+TEST_F(ConfigTest, LogFileNeedsAnExistingDirectory) {
+    EXPECT_EQ(error_of(gastown(R"(, "log": {"file": "/nonexistent-credfs-dir/x.log"})")),
+              "log.file: directory \"/nonexistent-credfs-dir\" does not exist");
+    EXPECT_FALSE(std::filesystem::exists("/nonexistent-credfs-dir"));
+}
+
+TEST_F(ConfigTest, ConfigPathThatIsADirectory) {
+    try {
+        load_config(dir_, env());
+        FAIL() << "accepted a directory";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), "--config: \"" + dir_ + "\" is a directory");
+    }
+}
+
 }  // namespace
 }  // namespace credfs

@@ -57,6 +57,10 @@ TEST(ParseGastownResponse, ErrorsNeverContainTheToken) {
          "response expires_at is not ISO-8601 or epoch"},
         {R"({"token": "ghs_secret", "expires_at": "2001-01-01T00:00:00Z"})",
          "response expires_at 2001-01-01T00:00:00.000Z is already past"},
+        {R"({"token": "ghs_secret", "expires_at": "9999-12-31T23:59:59Z"})",
+         "response expires_at is not ISO-8601 or epoch"},
+        {R"({"token": "ghs_secret", "expires_at": 1e15})",
+         "response expires_at is not ISO-8601 or epoch"},
     };
     for (const auto& [body, message] : cases) {
         try {
@@ -172,6 +176,27 @@ TEST_F(GastownSourceTest, TransportErrorsAndBadBodiesAreSourceErrors) {
         FAIL() << "no error";
     } catch (const SourceError& e) {
         EXPECT_NE(std::string(e.what()).find("response is not a JSON object"), std::string::npos);
+    }
+}
+
+TEST_F(GastownSourceTest, IdsArePercentEncodedInTheUrl) {
+    config_.town_id = "town 1";
+    GastownSource source(config_, http_, clock_);
+    EXPECT_EQ(source.refresh_url("a?b#c"),
+              "http://127.0.0.1:9/api/towns/town%201/rigs/a%3Fb%23c/refresh-git-token");
+}
+
+TEST_F(GastownSourceTest, AnEchoedContainerTokenIsRedactedEvenWhenOpaque) {
+    write_jwt("v1.opaqueSECRET");
+    http_.response = {401, R"({"message": "bad token v1.opaqueSECRET for this town"})"};
+    GastownSource source(config_, http_, clock_);
+    try {
+        source.fetch(rig_);
+        FAIL() << "no error";
+    } catch (const SourceError& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(what.find("opaqueSECRET"), std::string::npos) << what;
+        EXPECT_NE(what.find("bad token [REDACTED] for this town"), std::string::npos) << what;
     }
 }
 
