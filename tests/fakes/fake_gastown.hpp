@@ -1,0 +1,187 @@
+// A fake Gastown control plane for integration tests, benchmarks and the demo.
+//
+// It serves the one endpoint gastown-credfs calls:
+//   POST /api/towns/{town_id}/rigs/{rig_id}/refresh-git-token
+//   Authorization: Bearer <container JWT>
+// and answers {"token":"ghs_…","expires_at":"2026-11-29T12:00:03.512Z"}.
+// Every knob below exists so a test can put the daemon in one situation
+// (slow, down, failing, stubborn, herd of callers) and then check what the
+// daemon did by looking at what the fake saw and handed out.
+//
+// Thread safety: every public member may be called from any thread, also
+// while requests are being served.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace credfs::fakes {
+
+using WallClock = std::chrono::system_clock;
+using SteadyClock = std::chrono::steady_clock;
+
+/// How a successful answer is laid out. Real control planes differ, and the
+/// daemon is expected to cope with each of these.
+enum class ResponseShape {
+    TopLevel,      ///< {"token":…,"expires_at":"<ISO-8601 UTC, ms>"}
+    NestedData,    ///< {"data":{"token":…,"expires_at":"<ISO-8601 UTC, ms>"}}
+    EpochSeconds,  ///< {"token":…,"expires_at":<integer seconds since the epoch>}
+    NoExpiry,      ///< {"token":…}: the daemon must assume a lifetime.
+};
+
+/// One token the fake handed out.
+struct IssuedToken {
+    std::string rig_id;
+    std::string token;
+    WallClock::time_point issued_at;
+    /// When the fake considers the token dead. It equals the reported expiry
+    /// (at the precision reported); with ResponseShape::NoExpiry it is the
+    /// lifetime the fake used without telling the caller.
+    WallClock::time_point expires_at;
+};
+
+/// What one request looked like once answered; passed to the request observer.
+struct RequestRecord {
+    std::string town_id;
+    std::string rig_id;
+    int status = 0;
+};
+
+class FakeGastown {
+  public:
+    /// Forced-status count meaning "every request until cleared".
+    static constexpr int kAlways = -1;
+
+    /// Binds 127.0.0.1:`port` (0 picks a free port) and starts serving on a
+    /// thread of its own. `expected_jwt` empty accepts any non-empty bearer
+    /// token. Throws std::runtime_error when the port cannot be bound.
+    explicit FakeGastown(std::string expected_jwt, int port = 0);
+    /// Stops serving (see stop()).
+    ~FakeGastown();
+
+    FakeGastown(const FakeGastown&) = delete;
+    FakeGastown& operator=(const FakeGastown&) = delete;
+
+    /// Stops listening and closes every connection, so callers see the
+    /// upstream as down. Requests blocked by hold() or latency are answered
+    /// 503 first. Returns once nothing is served any more. Idempotent.
+    void stop();
+    /// Serves again on the same port as before. No-op when running. Throws
+    /// std::runtime_error when the port cannot be bound again.
+    void start();
+    bool running() const;
+
+    int port() const;
+    /// "http://127.0.0.1:<port>", the daemon's source.api_url.
+    std::string base_url() const;
+
+    // ---- knobs -------------------------------------------------------------
+    void set_expected_jwt(std::string jwt);
+    /// Lifetime of tokens issued from now on, in seconds (default 300).
+    void set_ttl(double seconds);
+    /// Extra time each request spends before it is answered.
+    void set_latency(std::chrono::milliseconds latency);
+    void set_shape(ResponseShape shape);
+    /// Random characters after "ghs_" in new tokens (default 36). GitHub's
+    /// newer installation tokens are much longer; tests vary this.
+    void set_token_length(std::size_t random_chars);
+    /// Answer the next `count` requests (kAlways: all) with `status` and a JSON
+    /// error body instead of a token. Authorization is still checked first.
+    void force_status(int status, int count = kAlways);
+    void clear_forced_status();
+    /// When on, a rig that already got a token gets the same token (and the
+    /// same expiry) back instead of a new one, like a stubborn upstream.
+    void set_reissue_same(bool on);
+    /// Requests arriving from now on block inside the handler until release().
+    void hold();
+    /// Lets every held request continue, and stops holding new ones.
+    void release();
+    /// Number of requests currently blocked by hold().
+    int held() const;
+    /// Waits until at least `n` requests are held. False on deadline.
+    bool wait_for_held(int n, SteadyClock::time_point deadline) const;
+    /// Waits until the total call count reaches `n`. False on deadline.
+    bool wait_for_calls(int n, SteadyClock::time_point deadline) const;
+    /// Called after each request is answered, from the serving thread; it
+    /// never sees the token. Used by fake-gastown to log requests.
+    void set_request_observer(std::function<void(const RequestRecord&)> observer);
+
+    // ---- observations ------------------------------------------------------
+    /// Requests that reached the endpoint, whatever their answer.
+    int calls() const;
+    int calls(const std::string& rig_id) const;
+    /// Every token issued, oldest first.
+    std::vector<IssuedToken> issued() const;
+    std::vector<IssuedToken> issued(const std::string& rig_id) const;
+    /// Issued by this fake and not expired at the current wall time.
+    bool is_valid(const std::string& token) const;
+    /// The newest issued token for the rig that is still valid now.
+    std::optional<std::string> current_token(const std::string& rig_id) const;
+    /// Like current_token(), with its issue and expiry times.
+    std::optional<IssuedToken> current(const std::string& rig_id) const;
+    /// The newest issued token for the rig, valid or not.
+    std::optional<IssuedToken> latest(const std::string& rig_id) const;
+    /// Every Authorization header value received, in arrival order (empty
+    /// string when a request had none).
+    std::vector<std::string> authorizations() const;
+
+  private:
+    void bind_and_serve();
+    void handle(const httplib::Request& req, httplib::Response& res);
+    IssuedToken issue_locked(const std::string& rig_id);
+    std::string random_token_locked();
+
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+
+    // Serving state; guarded by lifecycle_mu_ so stop()/start() do not race.
+    mutable std::mutex lifecycle_mu_;
+    std::unique_ptr<httplib::Server> server_;
+    std::thread loop_;
+    std::atomic<int> port_{0};  ///< Read without the lock: it only changes at the first bind.
+
+    // Everything below is guarded by mu_.
+    bool stopping_ = false;
+    std::string expected_jwt_;
+    double ttl_s_ = 300;
+    std::chrono::milliseconds latency_{0};
+    ResponseShape shape_ = ResponseShape::TopLevel;
+    std::size_t token_length_ = 36;
+    int forced_status_ = 0;
+    int forced_remaining_ = 0;
+    bool reissue_same_ = false;
+    bool holding_ = false;
+    std::uint64_t release_generation_ =
+        0;  ///< Bumped by release(); held requests wait for a change.
+    int held_ = 0;
+    int calls_ = 0;
+    std::map<std::string, int> calls_by_rig_;
+    std::vector<IssuedToken> issued_;
+    std::vector<std::string> authorizations_;
+    std::function<void(const RequestRecord&)> observer_;
+    std::mt19937_64 rng_;
+};
+
+/// Formats a wall time as ISO-8601 UTC with milliseconds, e.g.
+/// "2026-11-29T12:00:03.512Z". Sub-millisecond parts are dropped.
+std::string format_iso8601_ms(WallClock::time_point t);
+
+}  // namespace credfs::fakes
