@@ -1,0 +1,148 @@
+// Starting and stopping: exit status, a busy mountpoint, a detached start,
+// and a mount that keeps answering while opens wait on a hung upstream.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "mount_fixture.hpp"
+
+namespace credfs::itest {
+namespace {
+
+class LifecycleTest : public MountTest {};
+
+size_t thread_count(pid_t pid) {
+    std::error_code ec;
+    size_t n = 0;
+    for (auto it =
+             std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+        ++n;
+    }
+    return n;
+}
+
+TEST_F(LifecycleTest, SigtermUnmountsAndExitsZero) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    ASSERT_TRUE(wait_for_token("rig-a").has_value());
+    harness_.stop();
+    ASSERT_TRUE(harness_.exit_status().has_value());
+    const int status = *harness_.exit_status();
+    EXPECT_TRUE(WIFEXITED(status)) << "wait status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 0) << harness_.diagnostics();
+    EXPECT_FALSE(harness_.mounted());
+}
+
+TEST_F(LifecycleTest, ASecondDaemonOnALiveMountIsRefused) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    const ProcessResult second = run_process(
+        {CREDFS_BINARY, "--config", harness_.config_path(), "-f", harness_.mountpoint()}, "", 20s);
+    EXPECT_EQ(second.exit_code, 1) << second.error;
+    EXPECT_NE(second.error.find("already mounted"), std::string::npos) << second.error;
+    const ReadResult still = read_whole_file(harness_.file("rig-a"));
+    EXPECT_EQ(still.error, 0);
+}
+
+// With libfuse's default of 10 workers, ten opens waiting on a hung upstream
+// left no worker for ls or stat.
+TEST_F(LifecycleTest, LsAndStatAnswerWhileManyOpensWaitOnAHungUpstream) {
+    constexpr int kReaders = 24;
+    fake_.set_ttl(3);
+    RefreshParams refresh;
+    refresh.margin_s = 0.1;
+    refresh.min_ttl_s = 2.9;  // every open finds the token stale
+    refresh.read_timeout_s = 60;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(refresh, {{"rig-a", ""}, {"rig-b", ""}}));
+    const auto first = wait_for_token("rig-a");
+    ASSERT_TRUE(first.has_value());
+    ASSERT_TRUE(wait_for_token("rig-b").has_value());
+    ASSERT_TRUE(wait_until([&] { return seconds_left(*first) < 2.8; }, 10s));  // stale now
+
+    fake_.hold();
+    std::atomic<int> finished{0};
+    std::vector<std::thread> readers;
+    for (int i = 0; i < kReaders; ++i) {
+        readers.emplace_back([&] {
+            read_whole_file(harness_.file("rig-a"));
+            ++finished;
+        });
+    }
+    // Each waiting open holds one FUSE worker thread; with the main and
+    // scheduler threads, the daemon then has at least kReaders + 2.
+    const bool all_waiting =
+        wait_until([&] { return thread_count(harness_.pid()) >= kReaders + 2; }, 20s);
+    auto listing = std::async(std::launch::async, [&] {
+        struct stat st {};
+        const int stat_rc = ::stat(harness_.file("rig-b").c_str(), &st);
+        std::error_code ec;
+        size_t names = 0;
+        for (auto it = std::filesystem::directory_iterator(harness_.mountpoint(), ec);
+             !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+            ++names;
+        }
+        return stat_rc == 0 && !ec && names == 2;
+    });
+    const bool answered = listing.wait_for(30s) == std::future_status::ready;
+    // The readers can only finish once the upstream answers (or after the
+    // harness's 5 s request timeout): if ls finished first, it did not queue
+    // behind them.
+    const int finished_before_ls = finished.load();
+    fake_.release();
+    for (auto& t : readers) t.join();
+    EXPECT_TRUE(all_waiting) << "the daemon never had " << kReaders << " opens waiting at once";
+    ASSERT_TRUE(answered) << "stat/readdir never answered";
+    EXPECT_TRUE(listing.get());
+    EXPECT_EQ(finished_before_ls, 0) << "stat/readdir waited behind the blocked opens";
+}
+
+// Without -f the command returns once the mount serves, and the detached
+// daemon keeps none of the caller's descriptors (a caller reading a pipe to
+// EOF would otherwise hang).
+TEST_F(LifecycleTest, DetachedStartServesAtOnceAndDropsInheritedDescriptors) {
+    harness_.write_jwt(kJwt);
+    harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", ""}});
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::close(fds[0]);
+        const int devnull = ::open("/dev/null", O_WRONLY);
+        ::dup2(devnull, STDOUT_FILENO);
+        ::dup2(devnull, STDERR_FILENO);
+        ::execl(CREDFS_BINARY, CREDFS_BINARY, "--config", harness_.config_path().c_str(),
+                harness_.mountpoint().c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
+    struct Unmount {
+        const DaemonHarness& h;
+        ~Unmount() { run_process({"fusermount3", "-u", "-z", h.mountpoint()}, "", 20s); }
+    } unmount{harness_};
+
+    const ReadResult first = read_whole_file(harness_.file("rig-a"));
+    ASSERT_EQ(first.error, 0);
+    const auto token = token_from_line(first.data);
+    ASSERT_TRUE(token.has_value());
+    EXPECT_TRUE(fake_.is_valid(*token));
+
+    pollfd p{fds[0], POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 20000), 1) << "the detached daemon still holds the caller's pipe";
+    char c;
+    EXPECT_EQ(::read(fds[0], &c, 1), 0);
+    ::close(fds[0]);
+}
+
+}  // namespace
+}  // namespace credfs::itest
