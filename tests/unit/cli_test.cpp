@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test_support.hpp"
+
 namespace {
 
 struct CliRun {
@@ -40,19 +42,17 @@ bool is_mounted(const std::string& dir) {
 class CliTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/credfs-cli-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
         mnt_ = dir_ + "/mnt";
         std::filesystem::create_directory(mnt_);
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     std::string config(const std::string& json) {
         const std::string path = dir_ + "/config.json";
         std::ofstream(path) << json;
         return path;
     }
-    std::string dir_, mnt_;
+    credfs::test::TempDir tmp_;
+    std::string dir_ = tmp_.path();
+    std::string mnt_;
 };
 
 TEST_F(CliTest, HelpAndVersion) {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "credfs/config.hpp"
+#include "test_support.hpp"
 
 namespace credfs {
 namespace {
@@ -13,13 +14,9 @@ namespace {
 class ConfigTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/credfs-config-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
         jwt_file_ = dir_ + "/jwt";
         std::ofstream(jwt_file_) << "eyJ.header.sig\n";
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     EnvLookup env() const {
         return [this](const std::string& name) -> std::optional<std::string> {
@@ -43,7 +40,8 @@ class ConfigTest : public ::testing::Test {
         return "(accepted)";
     }
 
-    std::string dir_;
+    test::TempDir tmp_;
+    std::string dir_ = tmp_.path();
     std::string jwt_file_;
     std::map<std::string, std::string> env_;
 };

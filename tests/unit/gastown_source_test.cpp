@@ -90,9 +90,6 @@ class FakeHttp final : public HttpClient {
 class GastownSourceTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        char tmpl[] = "/tmp/credfs-gastown-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
         config_.api_url = "http://127.0.0.1:9";
         config_.town_id = "town1";
         config_.container_token_file = dir_ + "/jwt";
@@ -101,10 +98,10 @@ class GastownSourceTest : public ::testing::Test {
         write_jwt("eyJfirst.a.b\n");
         rig_.id = "rig-a";
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
     void write_jwt(const std::string& v) { std::ofstream(config_.container_token_file) << v; }
 
-    std::string dir_;
+    test::TempDir tmp_;
+    std::string dir_ = tmp_.path();
     SourceConfig config_;
     RigConfig rig_;
     FakeHttp http_;

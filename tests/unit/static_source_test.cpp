@@ -4,25 +4,21 @@
 #include <fstream>
 
 #include "credfs/static_source.hpp"
+#include "test_support.hpp"
 
 namespace credfs {
 namespace {
 
 class StaticSourceTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/credfs-static-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        rig_.id = "r";
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
+    void SetUp() override { rig_.id = "r"; }
     std::string write(const std::string& content) {
         const std::string path = dir_ + "/pat";
         std::ofstream(path) << content;
         return path;
     }
-    std::string dir_;
+    test::TempDir tmp_;
+    std::string dir_ = tmp_.path();
     RigConfig rig_;
 };
 

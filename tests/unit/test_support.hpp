@@ -1,13 +1,18 @@
 // Fakes shared by the unit tests: an injected clock and a scripted token source.
 #pragma once
 
+#include <stdlib.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "credfs/clock.hpp"
 #include "credfs/token_source.hpp"
@@ -95,6 +100,26 @@ class FakeSource final : public TokenSource {
     int waiting_ = 0;
     std::atomic<int> calls_{0};
     bool expire_ = true;
+};
+
+/// A fresh directory under /tmp, removed with everything in it at scope exit.
+class TempDir {
+  public:
+    TempDir() {
+        std::string tmpl = "/tmp/credfs-unit-XXXXXX";
+        if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+        path_ = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+
+  private:
+    std::string path_;
 };
 
 /// Polls `pred` until true or a generous real-time deadline passes.
