@@ -33,8 +33,8 @@ mkdir -p "$work" && chmod 700 "$work"
 fake_pid=""
 cleanup() {
   if [ "$keep" -eq 0 ]; then
-    grep -qs " $mnt " /proc/self/mountinfo && fusermount3 -u "$mnt" 2>/dev/null || true
-    [ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null || true
+    if grep -qs " $mnt " /proc/self/mountinfo; then fusermount3 -u "$mnt" 2>/dev/null || true; fi
+    if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null || true; fi
   fi
 }
 trap cleanup EXIT
@@ -82,7 +82,8 @@ echo "demo: mounted $mnt (daemon log: $work/daemon.log)"
 echo
 ls -l "$mnt"
 echo
-echo "\$ printf 'protocol=https\\nhost=github.com\\n' | git -c credential.helper='store --file=$mnt/$rig' credential fill"
+# shellcheck disable=SC2028 # the backslashes are meant to be shown, not expanded
+echo "\$ printf 'protocol=https\\nhost=github.com\\n\\n' | git -c credential.helper= -c credential.helper='store --file=$mnt/$rig' credential fill"
 printf 'protocol=https\nhost=github.com\n\n' |
   git -c credential.helper= -c credential.helper="store --file=$mnt/$rig" credential fill |
   # The token is a secret: show its first characters only.

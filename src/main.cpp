@@ -20,7 +20,8 @@ per configured rig, each always holding a fresh installation token.
 
 Options:
   -c, --config FILE   JSON config (see docs/configuration.md). Required.
-  -f, --foreground    Stay in the foreground; log to stderr unless log.file is set.
+  -f, --foreground    Stay in the foreground; log to stderr (with log.file set,
+                      only warnings and errors go to stderr, all lines to the file).
                       Without -f the command returns once the mount is serving.
   -h, --help          Show this help and exit.
   -V, --version       Show the version and exit.
@@ -86,6 +87,12 @@ int main(int argc, char** argv) {
         spdlog::warn(
             "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their "
             "background refresh, so reads will wait for on-demand refreshes");
+    }
+    if (config.source.type == credfs::SourceConfig::Type::Gastown &&
+        config.source.request_timeout_s >= config.refresh.read_timeout_s) {
+        spdlog::warn(
+            "source.request_timeout_s >= refresh.read_timeout_s: a read may give up "
+            "before the request it waits for can fail or succeed");
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const int rc = credfs::run_daemon(config, options);

@@ -157,8 +157,10 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         return;
     }
     const std::string early =
-        old ? fmt::format("{:.1f} s before the old token expired", old->ttl_at(now))
-            : std::string("first token");
+        !old ? std::string("first token")
+        : old->ttl_at(now) >= 0
+            ? fmt::format("{:.1f} s before the old token expired", old->ttl_at(now))
+            : fmt::format("{:.1f} s after the old token expired", -old->ttl_at(now));
     spdlog::info(
         "rig {}: refreshed ({}): new token expires {} (in {:.1f} s{}); {}; upstream latency "
         "{:.0f} ms; next refresh in {:.1f} s",
@@ -181,7 +183,9 @@ void Rig::on_failure(const std::string& why, WallTime now) {
     const CredentialPtr cred = current();
     spdlog::warn(
         "{} (failure {} in a row; retry in {:.2f} s; current token {})", why, failures, delay,
-        cred ? fmt::format("has {:.1f} s left", cred->ttl_at(now)) : std::string("absent"));
+        !cred                    ? std::string("absent")
+        : cred->ttl_at(now) >= 0 ? fmt::format("has {:.1f} s left", cred->ttl_at(now))
+                                 : fmt::format("expired {:.1f} s ago", -cred->ttl_at(now)));
 }
 
 WallTime Rig::next_refresh_at() const {
