@@ -162,7 +162,7 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     if (v.isNull()) return r;
     check_keys(v, "refresh",
                {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
-                "backoff_max_s", "assumed_ttl_s"});
+                "backoff_max_s", "assumed_ttl_s", "reject_cooldown_s"});
     seconds_at(v, "margin_s", "refresh.margin_s", r.margin_s);
     seconds_at(v, "min_ttl_s", "refresh.min_ttl_s", r.min_ttl_s);
     seconds_at(v, "jitter_s", "refresh.jitter_s", r.jitter_s);
@@ -170,6 +170,7 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     seconds_at(v, "backoff_initial_s", "refresh.backoff_initial_s", r.backoff_initial_s);
     seconds_at(v, "backoff_max_s", "refresh.backoff_max_s", r.backoff_max_s);
     seconds_at(v, "assumed_ttl_s", "refresh.assumed_ttl_s", r.assumed_ttl_s);
+    seconds_at(v, "reject_cooldown_s", "refresh.reject_cooldown_s", r.reject_cooldown_s);
     at_least_a_millisecond(r.read_timeout_s, "refresh.read_timeout_s");
     at_least_a_millisecond(r.backoff_initial_s, "refresh.backoff_initial_s");
     if (r.backoff_max_s < r.backoff_initial_s) {
@@ -205,7 +206,7 @@ void check_host(const std::string& host, const std::string& key) {
 
 RigConfig parse_rig(const Json::Value& v, const std::string& key) {
     if (!v.isObject()) fail(key, "must be an object");
-    check_keys(v, key, {"id", "file", "host", "username"});
+    check_keys(v, key, {"id", "file", "host", "username", "protocol"});
     RigConfig rig;
     rig.id = string_at(v, "id", key + ".id").value_or("");
     if (rig.id.empty()) fail(key + ".id", "missing");
@@ -216,6 +217,10 @@ RigConfig parse_rig(const Json::Value& v, const std::string& key) {
     check_host(rig.host, key + ".host");
     rig.username = string_at(v, "username", key + ".username").value_or(rig.username);
     if (rig.username.empty()) fail(key + ".username", "must not be empty");
+    rig.protocol = string_at(v, "protocol", key + ".protocol").value_or(rig.protocol);
+    if (rig.protocol != "https" && rig.protocol != "http") {
+        fail(key + ".protocol", "must be \"https\" or \"http\"");
+    }
     return rig;
 }
 

@@ -38,16 +38,17 @@ std::string percent_encode(std::string_view raw) {
 }
 
 std::string render_store_line(const RigConfig& rig, std::string_view token) {
-    return "https://" + percent_encode(rig.username) + ":" + percent_encode(token) + "@" +
+    return rig.protocol + "://" + percent_encode(rig.username) + ":" + percent_encode(token) + "@" +
            rig.host + "\n";
 }
 
 Credential::Credential(std::string token_in, WallTime expires, WallTime fetched,
-                       std::string content_in)
+                       std::string content_in, bool rejected_in)
     : token(std::move(token_in)),
       expires_at(expires),
       fetched_at(fetched),
-      content(std::move(content_in)) {}
+      content(std::move(content_in)),
+      rejected(rejected_in) {}
 
 Credential::~Credential() {
     wipe(token);

@@ -137,7 +137,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     auto source = make_token_source(config.source, clock);
     RefreshScheduler scheduler(clock);
     RigRegistry registry(config, *source, clock, default_random(), scheduler.notifier());
-    Filesystem filesystem(registry, ::getuid(), ::getgid(), clock.now());
+    Filesystem filesystem(registry, clock, ::getuid(), ::getgid());
 
     FuseArgs args;
     fuse* f = fuse_new(&args.args, &fuse_ops(), sizeof(fuse_operations), &filesystem);

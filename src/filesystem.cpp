@@ -1,20 +1,34 @@
 #include "credfs/filesystem.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 
 #include <cerrno>
 #include <cstring>
 
+#include "credfs/credential_store.hpp"
+
 namespace credfs {
 
-Filesystem::Filesystem(const RigRegistry& registry, uid_t uid, gid_t gid, WallTime mounted_at)
-    : registry_(registry), uid_(uid), gid_(gid), mounted_at_(mounted_at) {}
+Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
+                       ScratchLimits limits)
+    : registry_(registry),
+      clock_(clock),
+      uid_(uid),
+      gid_(gid),
+      mounted_at_(clock.now()),
+      scratch_(clock, limits) {}
+
+std::string_view Filesystem::name_of(std::string_view path) {
+    if (path.size() < 2 || path.front() != '/') return {};
+    const std::string_view name = path.substr(1);
+    if (name.find('/') != std::string_view::npos) return {};
+    return name;
+}
 
 Rig* Filesystem::rig_at(std::string_view path) const {
-    if (path.size() < 2 || path.front() != '/') return nullptr;
-    const std::string_view name = path.substr(1);
-    if (name.find('/') != std::string_view::npos) return nullptr;
-    return registry_.find(name);
+    const std::string_view name = name_of(path);
+    return name.empty() ? nullptr : registry_.find(name);
 }
 
 int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& out) const {
@@ -27,14 +41,27 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
         out.mode = 0700;
         return 0;
     }
-    const Rig* rig = rig_at(path);
-    if (rig == nullptr) return -ENOENT;
     out.mode = 0600;
-    const CredentialPtr cred = open != nullptr ? open->credential : rig->current();
-    if (cred) {
-        out.size = static_cast<off_t>(cred->content.size());
-        out.mtime = cred->fetched_at;
+    if (open != nullptr && open->scratch) {
+        const ScratchStat st = scratch_.stat(open->scratch);
+        out.size = st.size;
+        out.mtime = st.mtime;
+        return 0;
     }
+    if (const Rig* rig = rig_at(path)) {
+        const CredentialPtr cred = open != nullptr ? open->credential : rig->current();
+        if (cred) {
+            out.size = static_cast<off_t>(cred->content.size());
+            out.mtime = cred->fetched_at;
+        }
+        return 0;
+    }
+    const std::string_view name = name_of(path);
+    if (name.empty()) return -ENOENT;
+    const auto st = scratch_.stat(std::string(name));
+    if (!st) return -ENOENT;
+    out.size = st->size;
+    out.mtime = st->mtime;
     return 0;
 }
 
@@ -42,26 +69,99 @@ std::vector<std::string> Filesystem::list() const {
     std::vector<std::string> names;
     names.reserve(registry_.rigs().size());
     for (const auto& rig : registry_.rigs()) names.push_back(rig->config().file);
+    for (auto& name : scratch_.list()) names.push_back(std::move(name));
     return names;
 }
 
-int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>& out) const {
+int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>& out) {
     if (path == "/") return -EISDIR;
-    Rig* rig = rig_at(path);
-    if (rig == nullptr) return -ENOENT;
-    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EACCES;
-    ReadResult result = rig->credential_for_read();
-    if (result.error != 0) return -result.error;
-    out = std::make_unique<OpenFile>(OpenFile{std::move(result.credential)});
+    if (Rig* rig = rig_at(path)) {
+        if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EACCES;
+        ReadResult result = rig->credential_for_read();
+        if (result.error != 0) return -result.error;
+        out = std::make_unique<OpenFile>(OpenFile{std::move(result.credential), nullptr, false});
+        return 0;
+    }
+    const std::string_view name = name_of(path);
+    if (name.empty()) return -ENOENT;
+    ScratchHandle handle;
+    const bool truncate = (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY;
+    if (const int rc = scratch_.open(std::string(name), truncate, handle); rc != 0) return rc;
+    out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle), (flags & O_APPEND) != 0});
     return 0;
 }
 
-size_t Filesystem::read(const OpenFile& file, char* buf, size_t size, off_t offset) {
+int Filesystem::create(std::string_view path, int flags, std::unique_ptr<OpenFile>& out) {
+    const std::string_view name = name_of(path);
+    if (name.empty()) return -EINVAL;
+    if (name.size() > NAME_MAX) return -ENAMETOOLONG;
+    if (rig_at(path) != nullptr) return (flags & O_EXCL) != 0 ? -EEXIST : -EACCES;
+    ScratchHandle handle;
+    const int rc =
+        scratch_.create(std::string(name), (flags & O_EXCL) != 0, (flags & O_TRUNC) != 0, handle);
+    if (rc != 0) return rc;
+    out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle), (flags & O_APPEND) != 0});
+    return 0;
+}
+
+ssize_t Filesystem::read(const OpenFile& file, char* buf, size_t size, off_t offset) const {
+    if (file.scratch) {
+        std::string chunk;
+        scratch_.read(file.scratch, size, offset, chunk);
+        std::memcpy(buf, chunk.data(), chunk.size());
+        return static_cast<ssize_t>(chunk.size());
+    }
     const std::string& content = file.credential->content;
     if (offset < 0 || static_cast<size_t>(offset) >= content.size()) return 0;
     const size_t n = std::min(size, content.size() - static_cast<size_t>(offset));
     std::memcpy(buf, content.data() + offset, n);
-    return n;
+    return static_cast<ssize_t>(n);
+}
+
+ssize_t Filesystem::write(const OpenFile& file, std::string_view data, off_t offset) {
+    if (!file.scratch) return -EBADF;
+    return scratch_.write(file.scratch, data, offset, file.append);
+}
+
+void Filesystem::release(const OpenFile& file) {
+    if (file.scratch) scratch_.release(file.scratch);
+}
+
+int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size) {
+    if (open != nullptr && open->scratch) return scratch_.truncate(open->scratch, size);
+    if (rig_at(path) != nullptr) return -EACCES;
+    const std::string_view name = name_of(path);
+    if (name.empty()) return path == "/" ? -EISDIR : -ENOENT;
+    return scratch_.truncate(std::string(name), size);
+}
+
+int Filesystem::unlink(std::string_view path) {
+    if (rig_at(path) != nullptr) return -EPERM;
+    const std::string_view name = name_of(path);
+    if (name.empty()) return -ENOENT;
+    return scratch_.unlink(std::string(name));
+}
+
+int Filesystem::set_mtime(std::string_view path, WallTime mtime) {
+    if (path == "/" || rig_at(path) != nullptr) return 0;
+    const std::string_view name = name_of(path);
+    if (name.empty()) return -ENOENT;
+    return scratch_.set_mtime(std::string(name), mtime);
+}
+
+int Filesystem::rename(std::string_view from, std::string_view to, bool no_replace) {
+    const std::string_view from_name = name_of(from);
+    const std::string_view to_name = name_of(to);
+    if (from_name.empty() || to_name.empty()) return -EINVAL;
+    if (to_name.size() > NAME_MAX) return -ENAMETOOLONG;
+    if (rig_at(from) != nullptr) return -EPERM;
+    Rig* target = rig_at(to);
+    if (no_replace && (target != nullptr || scratch_.stat(std::string(to_name)))) return -EEXIST;
+    if (target == nullptr) return scratch_.rename(std::string(from_name), std::string(to_name));
+    const auto content = scratch_.take(std::string(from_name));
+    if (!content) return -ENOENT;
+    target->apply_rewrite(parse_store_rewrite(*content, target->config()));
+    return 0;
 }
 
 }  // namespace credfs

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <linux/fs.h>  // RENAME_NOREPLACE
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -86,14 +89,83 @@ int op_open(const char* path, fuse_file_info* fi) {
     });
 }
 
+int op_create(const char* path, mode_t /*mode*/, fuse_file_info* fi) {
+    return guarded("create", [&] {
+        std::unique_ptr<OpenFile> file;
+        const int rc = fs().create(path, fi->flags, file);
+        if (rc != 0) return rc;
+        fi->direct_io = 1;
+        fi->fh = reinterpret_cast<uint64_t>(file.release());
+        return 0;
+    });
+}
+
 int op_read(const char* /*path*/, char* buf, size_t size, off_t offset, fuse_file_info* fi) {
     const OpenFile* file = handle(fi);
     if (file == nullptr) return -EBADF;
-    return static_cast<int>(Filesystem::read(*file, buf, size, offset));
+    return guarded("read", [&] { return static_cast<int>(fs().read(*file, buf, size, offset)); });
 }
 
+int op_write(const char* /*path*/, const char* buf, size_t size, off_t offset, fuse_file_info* fi) {
+    const OpenFile* file = handle(fi);
+    if (file == nullptr) return -EBADF;
+    return guarded("write", [&] {
+        return static_cast<int>(fs().write(*file, std::string_view(buf, size), offset));
+    });
+}
+
+int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
+    return guarded("truncate", [&] { return fs().truncate(path, handle(fi), size); });
+}
+
+int op_unlink(const char* path) {
+    return guarded("unlink", [&] { return fs().unlink(path); });
+}
+
+int op_rename(const char* from, const char* to, unsigned int flags) {
+    if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;  // RENAME_EXCHANGE, RENAME_WHITEOUT
+    return guarded("rename",
+                   [&] { return fs().rename(from, to, (flags & RENAME_NOREPLACE) != 0); });
+}
+
+int op_utimens(const char* path, const struct timespec tv[2], fuse_file_info* /*fi*/) {
+    return guarded("utimens", [&] {
+        WallTime mtime = WallClock::now();
+        if (tv != nullptr && tv[1].tv_nsec != UTIME_NOW && tv[1].tv_nsec != UTIME_OMIT) {
+            mtime = WallTime{} + std::chrono::duration_cast<WallClock::duration>(
+                                     std::chrono::seconds(tv[1].tv_sec) +
+                                     std::chrono::nanoseconds(tv[1].tv_nsec));
+        }
+        if (tv != nullptr && tv[1].tv_nsec == UTIME_OMIT) return 0;
+        return fs().set_mtime(path, mtime);
+    });
+}
+
+// Modes and owners are fixed (0600, the mounting user); accepting chmod and
+// chown keeps tools that set them (e.g. after creating a file) working.
+int op_chmod(const char* path, mode_t /*mode*/, fuse_file_info* fi) {
+    NodeAttr attr;
+    return guarded("chmod", [&] { return fs().getattr(path, handle(fi), attr); });
+}
+
+int op_chown(const char* path, uid_t /*uid*/, gid_t /*gid*/, fuse_file_info* fi) {
+    NodeAttr attr;
+    return guarded("chown", [&] { return fs().getattr(path, handle(fi), attr); });
+}
+
+int op_flush(const char* /*path*/, fuse_file_info* /*fi*/) { return 0; }
+
+int op_fsync(const char* /*path*/, int /*datasync*/, fuse_file_info* /*fi*/) { return 0; }
+
 int op_release(const char* /*path*/, fuse_file_info* fi) {
-    delete handle(fi);
+    OpenFile* file = handle(fi);
+    if (file != nullptr) {
+        guarded("release", [&] {
+            fs().release(*file);
+            return 0;
+        });
+    }
+    delete file;
     fi->fh = 0;
     return 0;
 }
@@ -104,7 +176,17 @@ fuse_operations make_ops() {
     ops.getattr = op_getattr;
     ops.readdir = op_readdir;
     ops.open = op_open;
+    ops.create = op_create;
     ops.read = op_read;
+    ops.write = op_write;
+    ops.truncate = op_truncate;
+    ops.unlink = op_unlink;
+    ops.rename = op_rename;
+    ops.utimens = op_utimens;
+    ops.chmod = op_chmod;
+    ops.chown = op_chown;
+    ops.flush = op_flush;
+    ops.fsync = op_fsync;
     ops.release = op_release;
     return ops;
 }

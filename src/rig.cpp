@@ -9,7 +9,15 @@ namespace credfs {
 namespace {
 
 const char* trigger_name(RefreshTrigger t) {
-    return t == RefreshTrigger::OnDemand ? "on-demand" : "background";
+    switch (t) {
+        case RefreshTrigger::OnDemand:
+            return "on-demand";
+        case RefreshTrigger::Rejected:
+            return "after a rejection";
+        case RefreshTrigger::Background:
+            break;
+    }
+    return "background";
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -36,7 +44,10 @@ Rig::~Rig() {
 
 ReadResult Rig::credential_for_read() {
     CredentialPtr cred = current();
-    if (cred && is_fresh(*cred, clock_.now(), refresh_)) return {cred, 0};
+    const auto servable = [this](const CredentialPtr& c, WallTime now) {
+        return c && !c->rejected && is_fresh(*c, now, refresh_);
+    };
+    if (servable(cred, clock_.now())) return {cred, 0};
 
     const std::string before =
         cred ? fmt::format("token had {:.1f} s left", cred->ttl_at(clock_.now()))
@@ -60,10 +71,10 @@ ReadResult Rig::credential_for_read() {
 
     cred = current();
     const WallTime now = clock_.now();
-    if (cred && is_fresh(*cred, now, refresh_)) return {cred, 0};
+    if (servable(cred, now)) return {cred, 0};
     if (cred && cred->ttl_at(now) > 0) {
-        spdlog::warn("rig {}: serving a token with only {:.1f} s left: no fresher one in time",
-                     config_.id, cred->ttl_at(now));
+        spdlog::warn("rig {}: serving a token {}with {:.1f} s left: no fresher one in time",
+                     config_.id, cred->rejected ? "git reported rejected " : "", cred->ttl_at(now));
         return {cred, 0};
     }
     if (!done) why = "no refresh finished within refresh.read_timeout_s";
@@ -123,17 +134,26 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         !expires ? WallTime::max()
                  : token.expires_at.value_or(now + to_wall_duration(refresh_.assumed_ttl_s));
     const CredentialPtr old = current();
-    if (expires && old && (token.value == old->token || expires_at <= old->expires_at)) {
-        on_failure("rig " + config_.id +
-                       (token.value == old->token
-                            ? ": upstream returned the token already being served"
-                            : ": upstream returned a token expiring no later than the current one"),
-                   now);
+    // A different token that expires no later is an upstream cache's answer,
+    // unless git reported the current one rejected: then any other is better.
+    const bool not_newer =
+        old && (token.value == old->token || (expires_at <= old->expires_at && !old->rejected));
+    if (expires && not_newer) {
+        const char* why = token.value != old->token
+                              ? ": upstream returned a token expiring no later than the "
+                                "current one"
+                          : old->rejected ? ": upstream handed back the token git just rejected"
+                                          : ": upstream returned the token already being served";
+        on_failure("rig " + config_.id + why, now);
         return;
     }
-    std::string content = render_store_line(config_, token.value);
+    std::unique_lock render_lock(mu_);
+    std::string content = render_locked(token.value);
     auto cred = std::make_shared<const Credential>(std::move(token.value), expires_at, now,
                                                    std::move(content));
+    // Stored under the lock so a concurrent rewrite cannot drop its kept lines.
+    current_.store(cred);
+    render_lock.unlock();
     const WallTime next =
         expires ? refresh_time(now, expires_at, refresh_, random_()) : WallTime::max();
     if (expires && seconds_between(now, expires_at) < refresh_.min_ttl_s) {
@@ -142,7 +162,6 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
             "({:.1f} s): every read will wait for a refresh; lower min_ttl_s",
             config_.id, seconds_between(now, expires_at), refresh_.min_ttl_s);
     }
-    current_.store(cred);
     {
         std::lock_guard lock(mu_);
         ++stats_.refreshes;
@@ -186,6 +205,51 @@ void Rig::on_failure(const std::string& why, WallTime now) {
         !cred                    ? std::string("absent")
         : cred->ttl_at(now) >= 0 ? fmt::format("has {:.1f} s left", cred->ttl_at(now))
                                  : fmt::format("expired {:.1f} s ago", -cred->ttl_at(now)));
+}
+
+std::string Rig::render_locked(std::string_view token) const {
+    std::string content = render_store_line(config_, token);
+    for (const auto& line : kept_lines_) {
+        content += line;
+        content += '\n';
+    }
+    return content;
+}
+
+void Rig::apply_rewrite(const StoreRewrite& rewrite) {
+    bool refresh_now = false;
+    {
+        std::lock_guard lock(mu_);
+        kept_lines_ = rewrite.other_lines;
+        if (!rewrite.has_managed_line) refresh_now = reject_locked(clock_.now());
+        if (const CredentialPtr cred = current()) {
+            current_.store(std::make_shared<const Credential>(
+                cred->token, cred->expires_at, cred->fetched_at, render_locked(cred->token),
+                cred->rejected || refresh_now));
+        }
+    }
+    spdlog::info("rig {}: git rewrote the file: {}; keeping {} other line(s)", config_.id,
+                 rewrite.has_managed_line ? "approval (written password ignored)"
+                                          : "token erased (git saw it rejected)",
+                 rewrite.other_lines.size());
+    if (refresh_now) refresh_async(RefreshTrigger::Rejected);
+}
+
+bool Rig::reject_locked(WallTime now) {
+    if (!current()) return false;
+    if (last_rejection_refresh_ &&
+        seconds_between(*last_rejection_refresh_, now) < refresh_.reject_cooldown_s) {
+        spdlog::info(
+            "rig {}: ignoring a rejection {:.1f} s after the last forced refresh "
+            "(refresh.reject_cooldown_s {:.1f}): GitHub may still be replicating the "
+            "new token",
+            config_.id, seconds_between(*last_rejection_refresh_, now), refresh_.reject_cooldown_s);
+        return false;
+    }
+    last_rejection_refresh_ = now;
+    ++stats_.rejections;
+    spdlog::warn("rig {}: git erased the token after a rejection: refreshing now", config_.id);
+    return true;
 }
 
 WallTime Rig::next_refresh_at() const {

@@ -40,6 +40,10 @@ struct RefreshConfig {
     /// up to 30 minutes before handing it to us is still valid when we stop
     /// trusting it (docs/configuration.md).
     double assumed_ttl_s = 1800;
+    /// After git erases a rig's line (it saw the token rejected), at most one
+    /// forced refresh per rig within this long: GitHub can reject a brand-new
+    /// token for a moment while it replicates.
+    double reject_cooldown_s = 5;
 };
 
 /// One rig: one credential-store file in the mount root.
@@ -48,6 +52,9 @@ struct RigConfig {
     std::string file;  ///< File name in the mount root; defaults to id.
     std::string host = "github.com";
     std::string username = "x-access-token";
+    /// URL scheme of the credential line; git's store helper matches it
+    /// against the remote's. "https" or "http" (the latter for local tests).
+    std::string protocol = "https";
 };
 
 struct LogConfig {

@@ -24,14 +24,15 @@ struct Token {
 std::string percent_encode(std::string_view raw);
 
 /// One credential-store line for `rig`, newline-terminated:
-/// "https://<username>:<token>@<host>\n" with username and token
+/// "<protocol>://<username>:<token>@<host>\n" with username and token
 /// percent-encoded (format: git-credential-store(1), "STORAGE FORMAT").
 std::string render_store_line(const RigConfig& rig, std::string_view token);
 
 /// An immutable, served credential. Readers share it through
 /// std::shared_ptr<const Credential>; the token bytes are wiped on destruction.
 struct Credential {
-    Credential(std::string token, WallTime expires_at, WallTime fetched_at, std::string content);
+    Credential(std::string token, WallTime expires_at, WallTime fetched_at, std::string content,
+               bool rejected = false);
     ~Credential();
     Credential(const Credential&) = delete;
     Credential& operator=(const Credential&) = delete;
@@ -39,7 +40,10 @@ struct Credential {
     const std::string token;
     const WallTime expires_at;  ///< Wall time; WallTime::max() for a token that never expires.
     const WallTime fetched_at;  ///< Wall time the upstream answered.
-    const std::string content;  ///< The file's bytes (render_store_line).
+    const std::string content;  ///< The file's bytes: managed line, then kept lines.
+    /// git erased this token's line (it saw a 401): serve it only while no
+    /// fresher one can be had.
+    const bool rejected;
 
     /// Seconds of life left at wall time `now` (negative once expired).
     double ttl_at(WallTime now) const;

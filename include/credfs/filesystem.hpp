@@ -1,6 +1,8 @@
 // The mount's logic, free of FUSE types so unit tests can drive it: a root
-// directory listing one credential-store file per rig. The FUSE adapter
-// (src/fuse_adapter.cpp) only translates calls and results.
+// directory with one credential-store file per rig, plus a small in-memory
+// scratch directory for the files git creates beside them (lock files). The
+// FUSE adapter (src/fuse_adapter.cpp) only translates calls and results.
+// Every int return is 0 (or a byte count) or a negative errno.
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,7 @@
 #include "credfs/clock.hpp"
 #include "credfs/credential.hpp"
 #include "credfs/rig_registry.hpp"
+#include "credfs/scratch.hpp"
 
 namespace credfs {
 
@@ -23,46 +26,75 @@ struct NodeAttr {
     off_t size = 0;   ///< Bytes; for a rig file, the length of the content served now.
     uid_t uid = 0;
     gid_t gid = 0;
-    WallTime mtime{};  ///< Wall time the served token was fetched (mount time if none).
+    WallTime mtime{};  ///< Wall time of the last change (token fetch, write).
 };
 
-/// A rig file opened for reading: the content snapshot taken at open, so a
-/// refresh between two read() calls never mixes two tokens.
+/// An open file: a rig file's content snapshot taken at open (a refresh
+/// between two read() calls never mixes two tokens), or a scratch file.
 struct OpenFile {
-    CredentialPtr credential;
+    CredentialPtr credential;  ///< Rig file.
+    ScratchHandle scratch;     ///< Scratch file.
+    bool append = false;       ///< O_APPEND: writes go to the end.
 };
 
 class Filesystem {
   public:
-    /// `registry` must outlive the Filesystem. Nodes are owned by uid/gid.
-    Filesystem(const RigRegistry& registry, uid_t uid, gid_t gid, WallTime mounted_at);
+    /// `registry` and `clock` must outlive the Filesystem. Nodes are owned by
+    /// uid/gid.
+    Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
+               ScratchLimits limits = {});
 
-    /// Attributes of `path` ("/" or "/<file>"); `open` is the caller's handle
-    /// when the kernel asks about an open file (fstat), so the size matches the
-    /// snapshot. Never calls an upstream. Returns 0 or -ENOENT.
+    /// Attributes of `path` ("/" or "/<name>"); `open` is the caller's handle
+    /// when the kernel asks about an open file (fstat), so the size matches
+    /// it. Never calls an upstream. 0 or -ENOENT.
     int getattr(std::string_view path, const OpenFile* open, NodeAttr& out) const;
 
-    /// Names in the root, in config order. Never calls an upstream.
+    /// Names in the root: rig files in config order, then scratch files.
     std::vector<std::string> list() const;
 
-    /// Opens a rig file for reading: may wait up to refresh.read_timeout_s for
-    /// an on-demand refresh (Rig::credential_for_read). Returns 0 and sets
-    /// `out`, or -ENOENT (unknown name), -EACCES (opened for writing or with
-    /// O_TRUNC), -EISDIR (the root), -EIO (no unexpired token).
-    int open(std::string_view path, int flags, std::unique_ptr<OpenFile>& out) const;
+    /// Opens an existing file. A rig file opens read-only (-EACCES for write
+    /// access or O_TRUNC) and may wait up to refresh.read_timeout_s for an
+    /// on-demand refresh (-EIO when no unexpired token). -ENOENT, -EISDIR.
+    int open(std::string_view path, int flags, std::unique_ptr<OpenFile>& out);
 
-    /// Copies up to `size` bytes of the snapshot from `offset` into `buf`;
-    /// returns the count (0 at or past the end).
-    static size_t read(const OpenFile& file, char* buf, size_t size, off_t offset);
+    /// Creates (or with no O_EXCL, opens) a scratch file. A rig file's name
+    /// gives -EEXIST with O_EXCL, else -EACCES. -ENOSPC past the file limit,
+    /// -ENAMETOOLONG past 255 bytes.
+    int create(std::string_view path, int flags, std::unique_ptr<OpenFile>& out);
+
+    /// Copies up to `size` bytes from `offset`; returns the count.
+    ssize_t read(const OpenFile& file, char* buf, size_t size, off_t offset) const;
+    /// Scratch files only (-EBADF on a rig file). Returns the count or -EFBIG.
+    ssize_t write(const OpenFile& file, std::string_view data, off_t offset);
+    /// Called once when the kernel releases `file`.
+    void release(const OpenFile& file);
+
+    /// Scratch files only; rig files give -EACCES.
+    int truncate(std::string_view path, const OpenFile* open, off_t size);
+    /// Scratch files only; rig files give -EPERM (they are the config's).
+    int unlink(std::string_view path);
+    /// Sets a scratch file's mtime; a no-op success on rig files (touch).
+    int set_mtime(std::string_view path, WallTime mtime);
+
+    /// rename(2). Scratch → scratch moves (replacing). Scratch → rig file is
+    /// git's rewrite (store/erase): the content is handed to
+    /// Rig::apply_rewrite and the scratch file disappears. A rig file as the
+    /// source gives -EPERM. `no_replace`: -EEXIST when `to` exists.
+    int rename(std::string_view from, std::string_view to, bool no_replace);
+
+    const Scratch& scratch() const { return scratch_; }
 
   private:
-    /// The rig named by "/<file>", or null.
+    /// The name in "/<name>", or empty for "/" and nested paths.
+    static std::string_view name_of(std::string_view path);
     Rig* rig_at(std::string_view path) const;
 
     const RigRegistry& registry_;
+    const Clock& clock_;
     const uid_t uid_;
     const gid_t gid_;
     const WallTime mounted_at_;
+    Scratch scratch_;
 };
 
 }  // namespace credfs

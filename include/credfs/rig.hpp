@@ -6,24 +6,28 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "credfs/clock.hpp"
 #include "credfs/config.hpp"
 #include "credfs/credential.hpp"
+#include "credfs/credential_store.hpp"
 #include "credfs/refresh_policy.hpp"
 #include "credfs/token_source.hpp"
 
 namespace credfs {
 
 /// Why a refresh started, for logs and counters.
-enum class RefreshTrigger { Background, OnDemand };
+enum class RefreshTrigger { Background, OnDemand, Rejected };
 
 /// Counters and state for status output. Never holds a token.
 struct RigStats {
     uint64_t refreshes = 0;        ///< Successful refreshes.
     uint64_t failures = 0;         ///< Failed refreshes, including not-newer tokens.
     uint64_t on_demand_waits = 0;  ///< Opens that waited for a refresh.
+    uint64_t rejections = 0;       ///< Rewrites by git that erased the managed line.
     int consecutive_failures = 0;
     std::string last_error;      ///< Empty after a success.
     WallTime last_refresh_at{};  ///< Wall time of the last success; epoch when none.
@@ -73,10 +77,24 @@ class Rig {
 
     RigStats stats() const;
 
+    /// Applies a rewrite of the rig file by git's credential-store helper
+    /// (rename of `<file>.lock` over the file). The other lines are kept and
+    /// served after the managed line from now on; a written password is
+    /// ignored. Without the managed line (git's `erase` after a 401) the
+    /// current token is marked rejected and a refresh starts at once,
+    /// bypassing the margin, at most once per refresh.reject_cooldown_s.
+    /// Thread-safe.
+    void apply_rewrite(const StoreRewrite& rewrite);
+
   private:
     void run_refresh(RefreshTrigger trigger, std::promise<void> done);
     void on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
     void on_failure(const std::string& why, WallTime now);
+    /// Must hold mu_: the managed line for `token`, then the kept lines.
+    std::string render_locked(std::string_view token) const;
+    /// Must hold mu_: marks the current token rejected unless within the
+    /// cooldown; true when a forced refresh should start.
+    bool reject_locked(WallTime now);
 
     const RigConfig config_;
     TokenSource& source_;
@@ -91,6 +109,8 @@ class Rig {
     std::shared_future<void> flight_;
     std::condition_variable idle_;  // signalled when in_flight_ clears
     RigStats stats_;
+    std::vector<std::string> kept_lines_;  // other hosts' lines git stored in the file
+    std::optional<WallTime> last_rejection_refresh_;
 };
 
 }  // namespace credfs

@@ -31,7 +31,7 @@ class FilesystemTest : public ::testing::Test {
     FakeClock clock_;
     FakeSource source_{clock_, 60};
     RigRegistry registry_{config_, source_, clock_, [] { return 0.0; }, {}};
-    Filesystem fs_{registry_, 1234, 5678, clock_.now()};
+    Filesystem fs_{registry_, clock_, 1234, 5678};
 };
 
 TEST_F(FilesystemTest, RootListsRigFilesInConfigOrder) {
@@ -79,20 +79,81 @@ TEST_F(FilesystemTest, ReadsServeTheSnapshotTakenAtOpen) {
     ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, file), 0);
     const std::string expected = "https://x-access-token:ghs_tok1@github.com\n";
     char buf[128];
-    ASSERT_EQ(Filesystem::read(*file, buf, 10, 0), 10u);
+    ASSERT_EQ(fs_.read(*file, buf, 10, 0), 10);
     // A refresh between two reads must not mix tokens.
     clock_.advance(55);
     std::unique_ptr<OpenFile> later;
     ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, later), 0);
     EXPECT_EQ(later->credential->token, "ghs_tok2");
-    const size_t n = Filesystem::read(*file, buf + 10, sizeof buf - 10, 10);
+    const ssize_t n = fs_.read(*file, buf + 10, sizeof buf - 10, 10);
     EXPECT_EQ(std::string(buf, 10 + n), expected);
-    EXPECT_EQ(Filesystem::read(*file, buf, 10, static_cast<off_t>(expected.size())), 0u);
-    EXPECT_EQ(Filesystem::read(*file, buf, 10, 1 << 30), 0u);
+    EXPECT_EQ(fs_.read(*file, buf, 10, static_cast<off_t>(expected.size())), 0);
+    EXPECT_EQ(fs_.read(*file, buf, 10, 1 << 30), 0);
     // fstat on the old handle reports the old snapshot's size.
     NodeAttr attr;
     ASSERT_EQ(fs_.getattr("/rig-a", file.get(), attr), 0);
     EXPECT_EQ(attr.size, static_cast<off_t>(expected.size()));
+}
+
+TEST_F(FilesystemTest, GitLockDanceRewritesARigFile) {
+    std::unique_ptr<OpenFile> lock;
+    ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    const std::string rewrite =
+        "https://x-access-token:ghs_OLD@github.com\nhttps://a:b@gitlab.example\n";
+    ASSERT_EQ(fs_.write(*lock, rewrite, 0), static_cast<ssize_t>(rewrite.size()));
+    NodeAttr attr;
+    ASSERT_EQ(fs_.getattr("/rig-a.lock", lock.get(), attr), 0);
+    EXPECT_EQ(attr.size, static_cast<off_t>(rewrite.size()));
+    EXPECT_EQ(attr.mode, 0600u);
+    fs_.release(*lock);
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", "rig-a.lock"}));
+    ASSERT_EQ(fs_.rename("/rig-a.lock", "/rig-a", false), 0);
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred"}));
+    std::unique_ptr<OpenFile> file;
+    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, file), 0);
+    EXPECT_EQ(file->credential->content,
+              "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
+}
+
+TEST_F(FilesystemTest, RigFilesCannotBeCreatedRemovedOrRenamedAway) {
+    std::unique_ptr<OpenFile> file;
+    EXPECT_EQ(fs_.create("/rig-a", O_WRONLY | O_CREAT | O_EXCL, file), -EEXIST);
+    EXPECT_EQ(fs_.create("/rig-a", O_WRONLY | O_CREAT | O_TRUNC, file), -EACCES);
+    EXPECT_EQ(fs_.unlink("/rig-a"), -EPERM);
+    EXPECT_EQ(fs_.rename("/rig-a", "/x", false), -EPERM);
+    EXPECT_EQ(fs_.truncate("/rig-a", nullptr, 0), -EACCES);
+    EXPECT_EQ(fs_.rename("/missing.lock", "/rig-a", false), -ENOENT);
+    EXPECT_EQ(source_.calls(), 0);
+}
+
+TEST_F(FilesystemTest, OtherFilesBehaveLikeASmallDirectory) {
+    std::unique_ptr<OpenFile> f;
+    ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
+    ASSERT_EQ(fs_.write(*f, "one\n", 0), 4);
+    fs_.release(*f);
+    std::unique_ptr<OpenFile> a;
+    ASSERT_EQ(fs_.open("/other", O_WRONLY | O_APPEND, a), 0);
+    ASSERT_EQ(fs_.write(*a, "two\n", 0), 4);
+    fs_.release(*a);
+    std::unique_ptr<OpenFile> r;
+    ASSERT_EQ(fs_.open("/other", O_RDONLY, r), 0);
+    char buf[64];
+    const ssize_t n = fs_.read(*r, buf, sizeof buf, 0);
+    EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "one\ntwo\n");
+    fs_.release(*r);
+    ASSERT_EQ(fs_.rename("/other", "/renamed", false), 0);
+    ASSERT_EQ(fs_.create("/x", O_WRONLY | O_CREAT, f), 0);
+    fs_.release(*f);
+    EXPECT_EQ(fs_.rename("/x", "/renamed", true), -EEXIST);
+    EXPECT_EQ(fs_.rename("/x", "/rig-a", true), -EEXIST);
+    EXPECT_EQ(fs_.truncate("/renamed", nullptr, 3), 0);
+    NodeAttr attr;
+    ASSERT_EQ(fs_.getattr("/renamed", nullptr, attr), 0);
+    EXPECT_EQ(attr.size, 3);
+    EXPECT_EQ(fs_.unlink("/renamed"), 0);
+    EXPECT_EQ(fs_.getattr("/renamed", nullptr, attr), -ENOENT);
+    EXPECT_EQ(fs_.create("/" + std::string(256, 'n'), O_CREAT, f), -ENAMETOOLONG);
+    EXPECT_EQ(source_.calls(), 0);
 }
 
 }  // namespace

@@ -14,9 +14,9 @@ using test::eventually;
 using test::FakeClock;
 using test::FakeSource;
 
-class RigTest : public ::testing::Test {
+class RigTestBase : public ::testing::Test {
   protected:
-    RigTest() {
+    RigTestBase() {
         config_.id = "rig-a";
         config_.file = "rig-a";
         refresh_.margin_s = 20;
@@ -39,6 +39,8 @@ class RigTest : public ::testing::Test {
     FakeClock clock_;
     FakeSource source_{clock_, 60};
 };
+
+class RigTest : public RigTestBase {};
 
 TEST_F(RigTest, FreshTokenIsServedWithoutAnUpstreamCall) {
     auto rig = make_rig();
@@ -182,6 +184,88 @@ TEST_F(RigTest, SnapshotSurvivesARefresh) {
     rig->refresh_async(RefreshTrigger::OnDemand).wait();
     EXPECT_EQ(held->content, "https://x-access-token:ghs_tok1@github.com\n");
     EXPECT_EQ(rig->current()->token, "ghs_tok2");
+}
+
+}  // namespace
+}  // namespace credfs
+
+namespace credfs {
+namespace {
+
+using test::eventually;
+
+class RigRewriteTest : public RigTestBase {};
+
+TEST_F(RigRewriteTest, ApprovalKeepsServingTheDaemonsTokenAndOtherLines) {
+    auto rig = make_rig();
+    prime(*rig);
+    rig->apply_rewrite(parse_store_rewrite(
+        "https://x-access-token:ghs_WRITTEN_BY_GIT@github.com\nhttps://a:b@gitlab.example\n",
+        config_));
+    const CredentialPtr cred = rig->current();
+    EXPECT_EQ(cred->content,
+              "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
+    EXPECT_FALSE(cred->rejected);
+    EXPECT_EQ(source_.calls(), 1);
+    // Kept lines survive a refresh.
+    clock_.advance(55);
+    ASSERT_EQ(rig->credential_for_read().error, 0);
+    EXPECT_EQ(rig->current()->content,
+              "https://x-access-token:ghs_tok2@github.com\nhttps://a:b@gitlab.example\n");
+}
+
+TEST_F(RigRewriteTest, EraseMarksTheTokenRejectedAndRefreshesAtOnce) {
+    auto rig = make_rig();
+    prime(*rig);
+    rig->apply_rewrite(parse_store_rewrite("", config_));
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 2 && !rig->refresh_in_flight(); }));
+    EXPECT_EQ(rig->current()->token, "ghs_tok2");
+    EXPECT_FALSE(rig->current()->rejected);
+    EXPECT_EQ(rig->stats().rejections, 1u);
+    EXPECT_EQ(rig->credential_for_read().credential->token, "ghs_tok2");
+}
+
+TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {
+    refresh_.reject_cooldown_s = 5;
+    auto rig = make_rig();
+    prime(*rig);
+    rig->apply_rewrite(parse_store_rewrite("", config_));
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 2 && !rig->refresh_in_flight(); }));
+    clock_.advance(1);
+    rig->apply_rewrite(parse_store_rewrite("", config_));  // GitHub still replicating
+    EXPECT_FALSE(rig->refresh_in_flight());
+    EXPECT_EQ(source_.calls(), 2);
+    EXPECT_FALSE(rig->current()->rejected);
+    clock_.advance(5);
+    rig->apply_rewrite(parse_store_rewrite("", config_));
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 3 && !rig->refresh_in_flight(); }));
+}
+
+TEST_F(RigRewriteTest, UpstreamHandingBackTheRejectedTokenBacksOffAndReadsWait) {
+    auto rig = make_rig();
+    prime(*rig);
+    source_.push(Token{"ghs_tok1", rig->current()->expires_at});  // the very token git erased
+    rig->apply_rewrite(parse_store_rewrite("", config_));
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 2 && !rig->refresh_in_flight(); }));
+    const RigStats s = rig->stats();
+    EXPECT_EQ(s.consecutive_failures, 1);
+    EXPECT_NE(s.last_error.find("handed back the token git just rejected"), std::string::npos);
+    EXPECT_GT(seconds_between(clock_.now(), s.next_refresh_at), 0);  // backoff, not a loop
+    EXPECT_TRUE(rig->current()->rejected);
+    // A reader does not take the rejected token while a fresh one can be had.
+    ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->token, "ghs_tok3");
+}
+
+TEST_F(RigRewriteTest, EraseBeforeAnyTokenIsHarmless) {
+    auto rig = make_rig();
+    rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
+    EXPECT_EQ(source_.calls(), 0);
+    EXPECT_EQ(rig->stats().rejections, 0u);
+    prime(*rig);
+    EXPECT_EQ(rig->current()->content,
+              "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
 }
 
 }  // namespace

@@ -1,0 +1,85 @@
+// The small in-memory directory beside the rig files: git's lock files
+// (`<file>.lock`, created with O_EXCL, written, renamed over the target) and
+// any other file git creates in the mount (`git credential-store --file
+// <mnt>/other`). Contents live in memory only, mode 0600.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "credfs/clock.hpp"
+
+namespace credfs {
+
+struct ScratchLimits {
+    size_t max_files = 10000;        ///< Creating more gives ENOSPC.
+    size_t max_file_size = 1 << 20;  ///< Bytes; writing past it gives EFBIG.
+    /// A lock file nobody holds open and older than this (seconds, wall time)
+    /// was left by a killed git; an O_EXCL create may replace it (git waits
+    /// only 1 s for a lock before failing).
+    double stale_lock_s = 5;
+};
+
+/// One scratch file. Opaque to callers; they hold it to read and write even
+/// after it is renamed or unlinked (POSIX semantics).
+struct ScratchEntry;
+using ScratchHandle = std::shared_ptr<ScratchEntry>;
+
+struct ScratchStat {
+    off_t size = 0;
+    WallTime mtime{};
+};
+
+/// Thread-safe. Every int return is 0 or a negative errno.
+class Scratch {
+  public:
+    Scratch(const Clock& clock, ScratchLimits limits = {});
+
+    /// Creates `name` (or opens it when it exists and `exclusive` is false;
+    /// `truncate` empties it). -EEXIST when it exists and `exclusive`, unless
+    /// it is a stale lock file (see ScratchLimits); -ENOSPC past max_files.
+    int create(const std::string& name, bool exclusive, bool truncate, ScratchHandle& out);
+    /// Opens an existing file; -ENOENT when absent.
+    int open(const std::string& name, bool truncate, ScratchHandle& out);
+    /// Called once per successful create/open when the handle is closed.
+    void release(const ScratchHandle& handle);
+
+    /// Writes at `offset` (or at the end when `append`); returns the count or
+    /// -EFBIG past max_file_size.
+    ssize_t write(const ScratchHandle& handle, std::string_view data, off_t offset, bool append);
+    /// Copies up to `size` bytes from `offset` into `out` (replacing it).
+    void read(const ScratchHandle& handle, size_t size, off_t offset, std::string& out) const;
+    /// Resizes to `size`; -EFBIG past max_file_size, -EINVAL when negative.
+    int truncate(const ScratchHandle& handle, off_t size);
+    int truncate(const std::string& name, off_t size);
+
+    std::optional<ScratchStat> stat(const std::string& name) const;
+    ScratchStat stat(const ScratchHandle& handle) const;
+    int set_mtime(const std::string& name, WallTime mtime);
+
+    int unlink(const std::string& name);
+    /// Moves `from` to `to`, replacing `to`. -ENOENT when `from` is absent.
+    int rename(const std::string& from, const std::string& to);
+    /// Removes `name` and returns its content (for a rename onto a rig file).
+    std::optional<std::string> take(const std::string& name);
+
+    std::vector<std::string> list() const;
+    size_t size() const;
+
+  private:
+    bool is_stale(const ScratchEntry& entry) const;
+
+    const Clock& clock_;
+    const ScratchLimits limits_;
+    mutable std::mutex mu_;
+    std::map<std::string, ScratchHandle> files_;
+};
+
+}  // namespace credfs

@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include <cerrno>
+
+#include "credfs/scratch.hpp"
+#include "test_support.hpp"
+
+namespace credfs {
+namespace {
+
+using test::FakeClock;
+
+class ScratchTest : public ::testing::Test {
+  protected:
+    std::string content(const ScratchHandle& h) {
+        std::string out;
+        scratch_.read(h, 1 << 20, 0, out);
+        return out;
+    }
+    FakeClock clock_;
+    Scratch scratch_{clock_, ScratchLimits{3, 16, 5}};
+};
+
+TEST_F(ScratchTest, ExclusiveCreateWriteReadRenameUnlink) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("f.lock", true, false, h), 0);
+    ScratchHandle again;
+    EXPECT_EQ(scratch_.create("f.lock", true, false, again), -EEXIST);
+    EXPECT_EQ(scratch_.write(h, "hello", 0, false), 5);
+    EXPECT_EQ(scratch_.write(h, "!", 0, true), 1);
+    EXPECT_EQ(content(h), "hello!");
+    scratch_.release(h);
+    ASSERT_EQ(scratch_.rename("f.lock", "f"), 0);
+    EXPECT_FALSE(scratch_.stat("f.lock"));
+    ASSERT_TRUE(scratch_.stat("f"));
+    EXPECT_EQ(scratch_.stat("f")->size, 6);
+    EXPECT_EQ(scratch_.list(), (std::vector<std::string>{"f"}));
+    EXPECT_EQ(scratch_.unlink("f"), 0);
+    EXPECT_EQ(scratch_.unlink("f"), -ENOENT);
+    EXPECT_EQ(scratch_.rename("f", "g"), -ENOENT);
+}
+
+TEST_F(ScratchTest, LimitsGiveErrnoNotGrowth) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("a", true, false, h), 0);
+    EXPECT_EQ(scratch_.write(h, std::string(17, 'x'), 0, false), -EFBIG);
+    EXPECT_EQ(scratch_.write(h, "x", 1LL << 40, false), -EFBIG);
+    EXPECT_EQ(scratch_.truncate(h, 17), -EFBIG);
+    EXPECT_EQ(scratch_.truncate(h, -1), -EINVAL);
+    ScratchHandle b, c, d;
+    ASSERT_EQ(scratch_.create("b", true, false, b), 0);
+    ASSERT_EQ(scratch_.create("c", true, false, c), 0);
+    EXPECT_EQ(scratch_.create("d", true, false, d), -ENOSPC);
+}
+
+TEST_F(ScratchTest, StaleLockLeftByAKilledGitIsReplaced) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("rig.lock", true, false, h), 0);
+    scratch_.write(h, "partial", 0, false);
+    clock_.advance(60);
+    ScratchHandle again;
+    EXPECT_EQ(scratch_.create("rig.lock", true, false, again), -EEXIST);  // still open
+    scratch_.release(h);  // the killed git's descriptor is closed by the kernel
+    ASSERT_EQ(scratch_.create("rig.lock", true, false, again), 0);
+    EXPECT_EQ(content(again), "");
+}
+
+TEST_F(ScratchTest, OnlyClosedAndOldLocksAreStale) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("rig.lock", true, false, h), 0);
+    scratch_.release(h);
+    ScratchHandle again;
+    EXPECT_EQ(scratch_.create("rig.lock", true, false, again), -EEXIST);  // fresh
+    clock_.advance(6);
+    ASSERT_EQ(scratch_.create("rig.lock", true, false, again), 0);  // closed and 6 s old
+    EXPECT_EQ(content(again), "");
+    scratch_.release(again);
+    ScratchHandle other;
+    ASSERT_EQ(scratch_.create("notes", true, false, other), 0);
+    scratch_.release(other);
+    clock_.advance(60);
+    EXPECT_EQ(scratch_.create("notes", true, false, other), -EEXIST);  // not a lock file
+}
+
+TEST_F(ScratchTest, HandlesFollowTheirFileAcrossRename) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("x", true, false, h), 0);
+    ASSERT_EQ(scratch_.rename("x", "y"), 0);
+    scratch_.write(h, "data", 0, false);
+    ScratchHandle y;
+    ASSERT_EQ(scratch_.open("y", false, y), 0);
+    EXPECT_EQ(content(y), "data");
+    ASSERT_EQ(scratch_.open("y", true, y), 0);
+    EXPECT_EQ(content(y), "");
+    auto taken = scratch_.take("y");
+    ASSERT_TRUE(taken);
+    EXPECT_FALSE(scratch_.stat("y"));
+}
+
+}  // namespace
+}  // namespace credfs
