@@ -58,6 +58,7 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
     }
     const std::string_view name = name_of(path);
     if (name.empty()) return -ENOENT;
+    if (scratch_.drop_if_stale_lock(std::string(name))) return -ENOENT;
     const auto st = scratch_.stat(std::string(name));
     if (!st) return -ENOENT;
     out.size = st->size;

@@ -27,10 +27,7 @@ int Scratch::create(const std::string& name, bool exclusive, bool truncate, Scra
         const bool stale_lock = name.ends_with(".lock") && is_stale(*it->second);
         if (exclusive && !stale_lock) return -EEXIST;
         if (stale_lock) {
-            spdlog::warn(
-                "dropping stale lock file {} (no open handle, older than {:.0f} s): "
-                "left by a killed git",
-                name, limits_.stale_lock_s);
+            log_stale(name);
             files_.erase(it);
         } else {
             if (truncate) it->second->content.clear();
@@ -118,6 +115,23 @@ std::optional<ScratchStat> Scratch::stat(const std::string& name) const {
 ScratchStat Scratch::stat(const ScratchHandle& handle) const {
     std::lock_guard lock(mu_);
     return ScratchStat{static_cast<off_t>(handle->content.size()), handle->mtime};
+}
+
+bool Scratch::drop_if_stale_lock(const std::string& name) {
+    if (!name.ends_with(".lock")) return false;
+    std::lock_guard lock(mu_);
+    auto it = files_.find(name);
+    if (it == files_.end() || !is_stale(*it->second)) return false;
+    log_stale(name);
+    files_.erase(it);
+    return true;
+}
+
+void Scratch::log_stale(const std::string& name) const {
+    spdlog::warn(
+        "dropping stale lock file {} (no open handle, older than {:.0f} s): left by a "
+        "killed git",
+        name, limits_.stale_lock_s);
 }
 
 int Scratch::set_mtime(const std::string& name, WallTime mtime) {

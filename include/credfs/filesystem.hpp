@@ -94,7 +94,9 @@ class Filesystem {
     const uid_t uid_;
     const gid_t gid_;
     const WallTime mounted_at_;
-    Scratch scratch_;
+    // Mutable: a lookup (getattr) drops a stale lock file, see
+    // Scratch::drop_if_stale_lock.
+    mutable Scratch scratch_;
 };
 
 }  // namespace credfs

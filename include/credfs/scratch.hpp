@@ -61,6 +61,10 @@ class Scratch {
     int truncate(const std::string& name, off_t size);
 
     std::optional<ScratchStat> stat(const std::string& name) const;
+    /// Drops `name` when it is a stale lock file (see ScratchLimits); true
+    /// when it did. The kernel answers an O_EXCL create from its lookup alone,
+    /// so a stale lock must vanish at lookup for git's create to reach us.
+    bool drop_if_stale_lock(const std::string& name);
     ScratchStat stat(const ScratchHandle& handle) const;
     int set_mtime(const std::string& name, WallTime mtime);
 
@@ -75,6 +79,7 @@ class Scratch {
 
   private:
     bool is_stale(const ScratchEntry& entry) const;
+    void log_stale(const std::string& name) const;
 
     const Clock& clock_;
     const ScratchLimits limits_;

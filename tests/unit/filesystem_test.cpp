@@ -156,5 +156,18 @@ TEST_F(FilesystemTest, OtherFilesBehaveLikeASmallDirectory) {
     EXPECT_EQ(source_.calls(), 0);
 }
 
+// The kernel answers O_CREAT|O_EXCL from its lookup alone, so a stale lock
+// must vanish at lookup or git's create never reaches the daemon.
+TEST_F(FilesystemTest, LookupHidesAStaleLockSoExclusiveCreateReachesUs) {
+    std::unique_ptr<OpenFile> lock;
+    ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    fs_.release(*lock);
+    NodeAttr attr;
+    EXPECT_EQ(fs_.getattr("/rig-a.lock", nullptr, attr), 0);
+    clock_.advance(6);
+    EXPECT_EQ(fs_.getattr("/rig-a.lock", nullptr, attr), -ENOENT);
+    EXPECT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+}
+
 }  // namespace
 }  // namespace credfs
