@@ -253,5 +253,16 @@ TEST_F(ConfigTest, ConfigPathThatIsADirectory) {
     }
 }
 
+TEST_F(ConfigTest, RigProtocolAndRejectCooldown) {
+    Config c = parse_config(gastown(R"(, "refresh": {"reject_cooldown_s": 2.5})",
+                                    R"([{"id": "a"}, {"id": "b", "protocol": "http"}])"),
+                            env());
+    EXPECT_EQ(c.rigs[0].protocol, "https");
+    EXPECT_EQ(c.rigs[1].protocol, "http");
+    EXPECT_DOUBLE_EQ(c.refresh.reject_cooldown_s, 2.5);
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "protocol": "ftp"}])")),
+              "rigs[0].protocol: must be \"https\" or \"http\"");
+}
+
 }  // namespace
 }  // namespace credfs

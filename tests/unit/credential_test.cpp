@@ -20,6 +20,8 @@ TEST(RenderStoreLine, CredentialStoreFormat) {
     rig.username = "bot@corp";
     rig.host = "ghe.example:8443";
     EXPECT_EQ(render_store_line(rig, "p:w/d"), "https://bot%40corp:p%3Aw%2Fd@ghe.example:8443\n");
+    rig.protocol = "http";
+    EXPECT_EQ(render_store_line(rig, "t"), "http://bot%40corp:t@ghe.example:8443\n");
 }
 
 TEST(RenderStoreLine, LongDottedTokensPassThrough) {
