@@ -53,7 +53,8 @@ std::optional<StoreLineKey> parse_store_line(std::string_view line) {
         const std::string_view userinfo = authority.substr(0, at);
         key.username = percent_decode(userinfo.substr(0, userinfo.find(':')));
     }
-    key.host = std::string(at == std::string_view::npos ? authority : authority.substr(at + 1));
+    // git 2.39's store helper percent-encodes the host too ("127.0.0.1%3a4300").
+    key.host = percent_decode(at == std::string_view::npos ? authority : authority.substr(at + 1));
     if (key.host.empty()) return std::nullopt;
     return key;
 }

@@ -232,17 +232,26 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
                  rewrite.has_managed_line ? "approval (written password ignored)"
                                           : "token erased (git saw it rejected)",
                  rewrite.other_lines.size());
-    if (refresh_now) refresh_async(RefreshTrigger::Rejected);
+    if (refresh_now) {
+        refresh_async(RefreshTrigger::Rejected);
+    } else if (!rewrite.has_managed_line && on_refreshed_) {
+        on_refreshed_();  // the scheduler re-reads next_refresh_at
+    }
 }
 
 bool Rig::reject_locked(WallTime now) {
     if (!current()) return false;
     if (last_rejection_refresh_ &&
         seconds_between(*last_rejection_refresh_, now) < refresh_.reject_cooldown_s) {
+        // GitHub may still be replicating the new token: not a second forced
+        // refresh now, but a background one when the cooldown ends, so a token
+        // that really is revoked does not stay in service until its margin.
+        const WallTime cooldown_end =
+            *last_rejection_refresh_ + to_wall_duration(refresh_.reject_cooldown_s);
+        stats_.next_refresh_at = std::min(stats_.next_refresh_at, cooldown_end);
         spdlog::info(
-            "rig {}: ignoring a rejection {:.1f} s after the last forced refresh "
-            "(refresh.reject_cooldown_s {:.1f}): GitHub may still be replicating the "
-            "new token",
+            "rig {}: rejection {:.1f} s after the last forced refresh: refreshing when "
+            "refresh.reject_cooldown_s ({:.1f} s) ends",
             config_.id, seconds_between(*last_rejection_refresh_, now), refresh_.reject_cooldown_s);
         return false;
     }

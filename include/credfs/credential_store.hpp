@@ -17,7 +17,7 @@ namespace credfs {
 struct StoreLineKey {
     std::string protocol;
     std::string username;  ///< Percent-decoded.
-    std::string host;      ///< host[:port], as written.
+    std::string host;      ///< host[:port], percent-decoded.
 };
 
 /// Parses one line (no newline). std::nullopt when it is not a URL with a

@@ -82,7 +82,8 @@ class Rig {
     /// served after the managed line from now on; a written password is
     /// ignored. Without the managed line (git's `erase` after a 401) the
     /// current token is marked rejected and a refresh starts at once,
-    /// bypassing the margin, at most once per refresh.reject_cooldown_s.
+    /// bypassing the margin, at most once per refresh.reject_cooldown_s; a
+    /// rejection within the cooldown schedules a refresh for its end.
     /// Thread-safe.
     void apply_rewrite(const StoreRewrite& rewrite);
 

@@ -21,6 +21,10 @@ TEST(ParseStoreLine, SplitsProtocolUserAndHost) {
     ASSERT_TRUE(p);
     EXPECT_EQ(p->username, "bot@corp");
     EXPECT_EQ(p->host, "ghe.example:8443");
+    // git 2.39 percent-encodes the host's colon when it stores a line.
+    auto port = parse_store_line("https://x-access-token:t@127.0.0.1%3a4300");
+    ASSERT_TRUE(port);
+    EXPECT_EQ(port->host, "127.0.0.1:4300");
     EXPECT_FALSE(parse_store_line("not a url"));
     EXPECT_FALSE(parse_store_line("https://"));
 }

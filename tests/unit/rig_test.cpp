@@ -236,6 +236,8 @@ TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {
     EXPECT_FALSE(rig->refresh_in_flight());
     EXPECT_EQ(source_.calls(), 2);
     EXPECT_FALSE(rig->current()->rejected);
+    // Deferred, not dropped: the scheduler refreshes when the cooldown ends.
+    EXPECT_NEAR(seconds_between(clock_.now(), rig->next_refresh_at()), 4, 1e-6);
     clock_.advance(5);
     rig->apply_rewrite(parse_store_rewrite("", config_));
     ASSERT_TRUE(eventually([&] { return source_.calls() == 3 && !rig->refresh_in_flight(); }));
