@@ -168,6 +168,21 @@ void FakeGastown::set_reissue_same(bool on) {
     reissue_same_ = on;
 }
 
+void FakeGastown::revoke(const std::string& token) {
+    std::lock_guard lk(mu_);
+    ++revocations_;
+    revoked_.push_back(token);
+}
+
+int FakeGastown::revocations() const {
+    std::lock_guard lk(mu_);
+    return revocations_;
+}
+
+bool FakeGastown::revoked_locked(const std::string& token) const {
+    return std::find(revoked_.begin(), revoked_.end(), token) != revoked_.end();
+}
+
 void FakeGastown::hold() {
     std::lock_guard lk(mu_);
     holding_ = true;
@@ -229,6 +244,7 @@ std::vector<IssuedToken> FakeGastown::issued(const std::string& rig_id) const {
 bool FakeGastown::is_valid(const std::string& token) const {
     const auto now = WallClock::now();
     std::lock_guard lk(mu_);
+    if (revoked_locked(token)) return false;
     return std::any_of(issued_.begin(), issued_.end(), [&](const IssuedToken& t) {
         return t.token == token && t.expires_at > now;
     });
@@ -244,7 +260,9 @@ std::optional<IssuedToken> FakeGastown::current(const std::string& rig_id) const
     const auto now = WallClock::now();
     std::lock_guard lk(mu_);
     for (auto it = issued_.rbegin(); it != issued_.rend(); ++it) {
-        if (it->rig_id == rig_id && it->expires_at > now) return *it;
+        if (it->rig_id == rig_id && it->expires_at > now && !revoked_locked(it->token)) {
+            return *it;
+        }
     }
     return std::nullopt;
 }

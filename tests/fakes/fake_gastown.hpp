@@ -110,6 +110,11 @@ class FakeGastown {
     /// When on, a rig that already got a token gets the same token (and the
     /// same expiry) back instead of a new one, like a stubborn upstream.
     void set_reissue_same(bool on);
+    /// Revokes `token` as GitHub does when an installation token is deleted:
+    /// from now on is_valid() is false for it (also when it has not expired),
+    /// and current()/current_token() skip it. Counts the call even when the
+    /// token is unknown or already revoked.
+    void revoke(const std::string& token);
     /// Requests arriving from now on block inside the handler until release().
     void hold();
     /// Lets every held request continue, and stops holding new ones.
@@ -131,8 +136,10 @@ class FakeGastown {
     /// Every token issued, oldest first.
     std::vector<IssuedToken> issued() const;
     std::vector<IssuedToken> issued(const std::string& rig_id) const;
-    /// Issued by this fake and not expired at the current wall time.
+    /// Issued by this fake, not expired at the current wall time and not revoked.
     bool is_valid(const std::string& token) const;
+    /// Number of revoke() calls so far.
+    int revocations() const;
     /// The newest issued token for the rig that is still valid now.
     std::optional<std::string> current_token(const std::string& rig_id) const;
     /// Like current_token(), with its issue and expiry times.
@@ -148,6 +155,7 @@ class FakeGastown {
     void handle(const httplib::Request& req, httplib::Response& res);
     IssuedToken issue_locked(const std::string& rig_id);
     std::string random_token_locked();
+    bool revoked_locked(const std::string& token) const;
 
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
@@ -176,6 +184,8 @@ class FakeGastown {
     std::map<std::string, int> calls_by_rig_;
     std::vector<IssuedToken> issued_;
     std::vector<std::string> authorizations_;
+    std::vector<std::string> revoked_;
+    int revocations_ = 0;
     std::function<void(const RequestRecord&)> observer_;
     std::mt19937_64 rng_;
 };
