@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libfuse3-dev fuse3
   libcurl4-openssl-dev libjsoncpp-dev libspdlog-dev
-  libgtest-dev libcpp-httplib-dev
+  libgtest-dev libcpp-httplib-dev libssl-dev
 )
 
 missing=()
