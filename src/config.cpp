@@ -187,7 +187,7 @@ RefreshConfig parse_refresh(const Json::Value& root) {
 
 void check_file_name(const std::string& name, const std::string& key) {
     if (name.empty()) fail(key, "must not be empty");
-    if (name.size() > 255) fail(key, "longer than 255 bytes");
+    if (name.size() > 250) fail(key, "longer than 250 bytes (git needs room for \".lock\")");
     if (name.find('/') != std::string::npos) fail(key, "must not contain /");
     if (name.find('\0') != std::string::npos) fail(key, "must not contain NUL");
     if (name.find("..") != std::string::npos) fail(key, "must not contain ..");

@@ -48,6 +48,11 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
         out.mtime = st.mtime;
         return 0;
     }
+    if (open != nullptr && open->credential) {  // fstat: the handle's snapshot
+        out.size = static_cast<off_t>(open->credential->content.size());
+        out.mtime = open->credential->fetched_at;
+        return 0;
+    }
     if (const Rig* rig = rig_at(path)) {
         const CredentialPtr cred = open != nullptr ? open->credential : rig->current();
         if (cred) {
@@ -130,7 +135,7 @@ void Filesystem::release(const OpenFile& file) {
 
 int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size) {
     if (open != nullptr && open->scratch) return scratch_.truncate(open->scratch, size);
-    if (rig_at(path) != nullptr) return -EACCES;
+    if (open != nullptr || rig_at(path) != nullptr) return -EACCES;
     const std::string_view name = name_of(path);
     if (name.empty()) return path == "/" ? -EISDIR : -ENOENT;
     return scratch_.truncate(std::string(name), size);

@@ -17,6 +17,9 @@ namespace {
 
 Filesystem& fs() { return *static_cast<Filesystem*>(fuse_get_context()->private_data); }
 
+/// With nullpath_ok, libfuse passes no path for operations on open handles.
+std::string_view path_or_empty(const char* path) { return path != nullptr ? path : ""; }
+
 /// One catch per operation: nothing may unwind into libfuse's C code.
 template <class Op>
 int guarded(const char* name, Op op) noexcept {
@@ -40,13 +43,21 @@ void* op_init(fuse_conn_info* /*conn*/, fuse_config* cfg) {
     cfg->attr_timeout = 0;
     cfg->kernel_cache = 0;
     cfg->direct_io = 1;
+    // git renames <file>.lock over a rig file that readers may hold open.
+    // hard_remove: no ".fuse_hidden" rename of the open target (which rig
+    // files refuse); nullpath_ok: operations on an open handle go by the
+    // handle, so a node replaced by that rename does not fail with ESTALE.
+    cfg->hard_remove = 1;
+    cfg->nullpath_ok = 1;
     return fuse_get_context()->private_data;
 }
 
 int op_getattr(const char* path, struct stat* st, fuse_file_info* fi) {
     return guarded("getattr", [&] {
         NodeAttr attr;
-        const int rc = fs().getattr(path, handle(fi), attr);
+        // No path and no file handle: fstat on the root directory's handle.
+        const std::string_view where = path != nullptr ? path : (handle(fi) != nullptr ? "" : "/");
+        const int rc = fs().getattr(where, handle(fi), attr);
         if (rc != 0) return rc;
         std::memset(st, 0, sizeof *st);
         st->st_mode = (attr.is_dir ? S_IFDIR : S_IFREG) | attr.mode;
@@ -66,7 +77,8 @@ int op_getattr(const char* path, struct stat* st, fuse_file_info* fi) {
 
 int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t /*offset*/,
                fuse_file_info* /*fi*/, fuse_readdir_flags /*flags*/) {
-    if (std::strcmp(path, "/") != 0) return -ENOTDIR;
+    // With nullpath_ok the path is null on the directory handle: the root.
+    if (path != nullptr && std::strcmp(path, "/") != 0) return -ENOTDIR;
     return guarded("readdir", [&] {
         fill(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
         fill(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
@@ -115,7 +127,8 @@ int op_write(const char* /*path*/, const char* buf, size_t size, off_t offset, f
 }
 
 int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
-    return guarded("truncate", [&] { return fs().truncate(path, handle(fi), size); });
+    return guarded("truncate",
+                   [&] { return fs().truncate(path_or_empty(path), handle(fi), size); });
 }
 
 int op_unlink(const char* path) {
@@ -145,13 +158,19 @@ int op_utimens(const char* path, const struct timespec tv[2], fuse_file_info* /*
 // chown keeps tools that set them (e.g. after creating a file) working.
 int op_chmod(const char* path, mode_t /*mode*/, fuse_file_info* fi) {
     NodeAttr attr;
-    return guarded("chmod", [&] { return fs().getattr(path, handle(fi), attr); });
+    return guarded("chmod", [&] { return fs().getattr(path_or_empty(path), handle(fi), attr); });
 }
 
 int op_chown(const char* path, uid_t /*uid*/, gid_t /*gid*/, fuse_file_info* fi) {
     NodeAttr attr;
-    return guarded("chown", [&] { return fs().getattr(path, handle(fi), attr); });
+    return guarded("chown", [&] { return fs().getattr(path_or_empty(path), handle(fi), attr); });
 }
+
+// The root holds only rig files and git's plain files.
+int op_mkdir(const char*, mode_t) { return -EPERM; }
+int op_mknod(const char*, mode_t, dev_t) { return -EPERM; }
+int op_symlink(const char*, const char*) { return -EPERM; }
+int op_link(const char*, const char*) { return -EPERM; }
 
 int op_flush(const char* /*path*/, fuse_file_info* /*fi*/) { return 0; }
 
@@ -185,6 +204,10 @@ fuse_operations make_ops() {
     ops.utimens = op_utimens;
     ops.chmod = op_chmod;
     ops.chown = op_chown;
+    ops.mkdir = op_mkdir;
+    ops.mknod = op_mknod;
+    ops.symlink = op_symlink;
+    ops.link = op_link;
     ops.flush = op_flush;
     ops.fsync = op_fsync;
     ops.release = op_release;

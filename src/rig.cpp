@@ -8,6 +8,8 @@ namespace credfs {
 
 namespace {
 
+constexpr size_t kMaxKeptBytes = 512 * 1024;
+
 const char* trigger_name(RefreshTrigger t) {
     switch (t) {
         case RefreshTrigger::OnDemand:
@@ -218,9 +220,20 @@ std::string Rig::render_locked(std::string_view token) const {
 
 void Rig::apply_rewrite(const StoreRewrite& rewrite) {
     bool refresh_now = false;
+    size_t dropped = 0;
     {
         std::lock_guard lock(mu_);
-        kept_lines_ = rewrite.other_lines;
+        kept_lines_.clear();
+        size_t bytes = 0;
+        for (const auto& line : rewrite.other_lines) {
+            // The whole file must still fit in git's next lock file (1 MiB).
+            if (bytes + line.size() + 1 > kMaxKeptBytes) {
+                ++dropped;
+                continue;
+            }
+            bytes += line.size() + 1;
+            kept_lines_.push_back(line);
+        }
         if (!rewrite.has_managed_line) refresh_now = reject_locked(clock_.now());
         if (const CredentialPtr cred = current()) {
             current_.store(std::make_shared<const Credential>(
@@ -228,10 +241,15 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
                 cred->rejected || refresh_now));
         }
     }
-    spdlog::info("rig {}: git rewrote the file: {}; keeping {} other line(s)", config_.id,
-                 rewrite.has_managed_line ? "approval (written password ignored)"
-                                          : "token erased (git saw it rejected)",
-                 rewrite.other_lines.size());
+    spdlog::log(rewrite.has_managed_line ? spdlog::level::debug : spdlog::level::info,
+                "rig {}: git rewrote the file: {}; keeping {} other line(s)", config_.id,
+                rewrite.has_managed_line ? "approval (written password ignored)"
+                                         : "token erased (git saw it rejected)",
+                rewrite.other_lines.size() - dropped);
+    if (dropped > 0) {
+        spdlog::warn("rig {}: dropped {} stored line(s) past {} KiB of other credentials",
+                     config_.id, dropped, kMaxKeptBytes / 1024);
+    }
     if (refresh_now) {
         refresh_async(RefreshTrigger::Rejected);
     } else if (!rewrite.has_managed_line && on_refreshed_) {

@@ -5,40 +5,73 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "credfs/log.hpp"
+
 namespace credfs {
 
 struct ScratchEntry {
     std::string content;
     WallTime mtime{};
+    WallTime last_active{};  // open, write or close: staleness counts from here
     int open_handles = 0;
+    bool linked = true;  // still in the directory (counts toward the total)
 };
 
 Scratch::Scratch(const Clock& clock, ScratchLimits limits) : clock_(clock), limits_(limits) {}
 
 bool Scratch::is_stale(const ScratchEntry& entry) const {
     return entry.open_handles == 0 &&
-           seconds_between(entry.mtime, clock_.now()) > limits_.stale_lock_s;
+           seconds_between(entry.last_active, clock_.now()) > limits_.stale_lock_s;
+}
+
+void Scratch::log_stale(const std::string& name) const {
+    spdlog::warn(
+        "dropping stale lock file {} (no open handle, untouched for {:.0f} s): left by "
+        "a killed git",
+        printable(name), limits_.stale_lock_s);
+}
+
+int Scratch::resize_locked(ScratchEntry& entry, size_t size) {
+    if (size > limits_.max_file_size) return -EFBIG;
+    const size_t old = entry.content.size();
+    if (entry.linked && size > old && total_bytes_ + (size - old) > limits_.max_total_bytes) {
+        return -ENOSPC;
+    }
+    entry.content.resize(size, '\0');
+    if (entry.linked) total_bytes_ = total_bytes_ - old + size;
+    entry.mtime = entry.last_active = clock_.now();
+    return 0;
+}
+
+void Scratch::unlink_locked(std::map<std::string, ScratchHandle>::iterator it) {
+    total_bytes_ -= it->second->content.size();
+    it->second->linked = false;
+    files_.erase(it);
 }
 
 int Scratch::create(const std::string& name, bool exclusive, bool truncate, ScratchHandle& out) {
     std::lock_guard lock(mu_);
     auto it = files_.find(name);
-    if (it != files_.end()) {
-        const bool stale_lock = name.ends_with(".lock") && is_stale(*it->second);
-        if (exclusive && !stale_lock) return -EEXIST;
-        if (stale_lock) {
-            log_stale(name);
-            files_.erase(it);
-        } else {
-            if (truncate) it->second->content.clear();
-            ++it->second->open_handles;
-            out = it->second;
-            return 0;
-        }
+    const bool is_lock = name.ends_with(".lock");
+    if (it != files_.end() && is_lock && is_stale(*it->second)) {
+        log_stale(name);
+        unlink_locked(it);
+        it = files_.end();
     }
-    if (files_.size() >= limits_.max_files) return -ENOSPC;
+    if (it != files_.end()) {
+        if (exclusive) return -EEXIST;
+        if (truncate) resize_locked(*it->second, 0);
+        ++it->second->open_handles;
+        it->second->last_active = clock_.now();
+        out = it->second;
+        return 0;
+    }
+    // Plain files may not take the last slots: git's locks for the rigs must
+    // still be creatable when something fills the directory.
+    const size_t cap = is_lock ? limits_.max_files : limits_.max_files - limits_.lock_reserve;
+    if (files_.size() >= cap) return -ENOSPC;
     auto entry = std::make_shared<ScratchEntry>();
-    entry->mtime = clock_.now();
+    entry->mtime = entry->last_active = clock_.now();
     entry->open_handles = 1;
     files_.emplace(name, entry);
     out = std::move(entry);
@@ -49,11 +82,9 @@ int Scratch::open(const std::string& name, bool truncate, ScratchHandle& out) {
     std::lock_guard lock(mu_);
     auto it = files_.find(name);
     if (it == files_.end()) return -ENOENT;
-    if (truncate) {
-        it->second->content.clear();
-        it->second->mtime = clock_.now();
-    }
+    if (truncate) resize_locked(*it->second, 0);
     ++it->second->open_handles;
+    it->second->last_active = clock_.now();
     out = it->second;
     return 0;
 }
@@ -61,19 +92,20 @@ int Scratch::open(const std::string& name, bool truncate, ScratchHandle& out) {
 void Scratch::release(const ScratchHandle& handle) {
     std::lock_guard lock(mu_);
     if (handle->open_handles > 0) --handle->open_handles;
+    handle->last_active = clock_.now();
 }
 
 ssize_t Scratch::write(const ScratchHandle& handle, std::string_view data, off_t offset,
                        bool append) {
     std::lock_guard lock(mu_);
-    std::string& content = handle->content;
-    const size_t at = append ? content.size() : static_cast<size_t>(std::max<off_t>(offset, 0));
-    if (offset < 0 || at > limits_.max_file_size || data.size() > limits_.max_file_size - at) {
-        return -EFBIG;
+    if (offset < 0) return -EINVAL;
+    const size_t at = append ? handle->content.size() : static_cast<size_t>(offset);
+    if (at > limits_.max_file_size || data.size() > limits_.max_file_size - at) return -EFBIG;
+    if (handle->content.size() < at + data.size()) {
+        if (const int rc = resize_locked(*handle, at + data.size()); rc != 0) return rc;
     }
-    if (content.size() < at + data.size()) content.resize(at + data.size(), '\0');
-    content.replace(at, data.size(), data);
-    handle->mtime = clock_.now();
+    handle->content.replace(at, data.size(), data);
+    handle->mtime = handle->last_active = clock_.now();
     return static_cast<ssize_t>(data.size());
 }
 
@@ -88,10 +120,7 @@ void Scratch::read(const ScratchHandle& handle, size_t size, off_t offset, std::
 int Scratch::truncate(const ScratchHandle& handle, off_t size) {
     std::lock_guard lock(mu_);
     if (size < 0) return -EINVAL;
-    if (static_cast<size_t>(size) > limits_.max_file_size) return -EFBIG;
-    handle->content.resize(static_cast<size_t>(size), '\0');
-    handle->mtime = clock_.now();
-    return 0;
+    return resize_locked(*handle, static_cast<size_t>(size));
 }
 
 int Scratch::truncate(const std::string& name, off_t size) {
@@ -123,15 +152,8 @@ bool Scratch::drop_if_stale_lock(const std::string& name) {
     auto it = files_.find(name);
     if (it == files_.end() || !is_stale(*it->second)) return false;
     log_stale(name);
-    files_.erase(it);
+    unlink_locked(it);
     return true;
-}
-
-void Scratch::log_stale(const std::string& name) const {
-    spdlog::warn(
-        "dropping stale lock file {} (no open handle, older than {:.0f} s): left by a "
-        "killed git",
-        name, limits_.stale_lock_s);
 }
 
 int Scratch::set_mtime(const std::string& name, WallTime mtime) {
@@ -144,7 +166,10 @@ int Scratch::set_mtime(const std::string& name, WallTime mtime) {
 
 int Scratch::unlink(const std::string& name) {
     std::lock_guard lock(mu_);
-    return files_.erase(name) == 1 ? 0 : -ENOENT;
+    auto it = files_.find(name);
+    if (it == files_.end()) return -ENOENT;
+    unlink_locked(it);
+    return 0;
 }
 
 int Scratch::rename(const std::string& from, const std::string& to) {
@@ -154,7 +179,8 @@ int Scratch::rename(const std::string& from, const std::string& to) {
     if (from == to) return 0;
     ScratchHandle entry = it->second;
     files_.erase(it);
-    files_[to] = std::move(entry);
+    if (auto target = files_.find(to); target != files_.end()) unlink_locked(target);
+    files_.emplace(to, std::move(entry));
     return 0;
 }
 
@@ -163,7 +189,7 @@ std::optional<std::string> Scratch::take(const std::string& name) {
     auto it = files_.find(name);
     if (it == files_.end()) return std::nullopt;
     std::string content = it->second->content;
-    files_.erase(it);
+    unlink_locked(it);
     return content;
 }
 

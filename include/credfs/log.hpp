@@ -19,4 +19,8 @@ void init_logging(const LogConfig& config);
 /// "[REDACTED]". For text from upstreams that is about to be logged.
 std::string redact(std::string_view text);
 
+/// `text` with control bytes and backslashes escaped (\n, \x1b, \\), so a
+/// file name cannot forge a log line.
+std::string printable(std::string_view text);
+
 }  // namespace credfs

@@ -19,11 +19,13 @@
 namespace credfs {
 
 struct ScratchLimits {
-    size_t max_files = 10000;        ///< Creating more gives ENOSPC.
-    size_t max_file_size = 1 << 20;  ///< Bytes; writing past it gives EFBIG.
-    /// A lock file nobody holds open and older than this (seconds, wall time)
-    /// was left by a killed git; an O_EXCL create may replace it (git waits
-    /// only 1 s for a lock before failing).
+    size_t max_files = 10000;           ///< Creating more gives ENOSPC.
+    size_t lock_reserve = 1000;         ///< Of max_files, kept for `*.lock` files only.
+    size_t max_file_size = 1 << 20;     ///< Bytes; writing past it gives EFBIG.
+    size_t max_total_bytes = 64 << 20;  ///< Bytes in all files; past it, ENOSPC.
+    /// A lock file nobody holds open, untouched (no open, write or close) for
+    /// this long (seconds, wall time), was left by a killed git; a lookup or
+    /// an O_EXCL create may drop it (git waits only 1 s for a lock).
     double stale_lock_s = 5;
 };
 
@@ -80,11 +82,16 @@ class Scratch {
   private:
     bool is_stale(const ScratchEntry& entry) const;
     void log_stale(const std::string& name) const;
+    /// Must hold mu_. Resizes within the per-file and total budgets.
+    int resize_locked(ScratchEntry& entry, size_t size);
+    /// Must hold mu_. Removes from the directory; open handles keep the data.
+    void unlink_locked(std::map<std::string, ScratchHandle>::iterator it);
 
     const Clock& clock_;
     const ScratchLimits limits_;
     mutable std::mutex mu_;
     std::map<std::string, ScratchHandle> files_;
+    size_t total_bytes_ = 0;  // content of the files in files_
 };
 
 }  // namespace credfs

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "mount_fixture.hpp"
 
@@ -127,6 +129,45 @@ TEST_F(GitWritesTest, RigFilesRefuseRemovalRenameAndDirectWrites) {
     const ReadResult r = read_whole_file(harness_.file("rig-a"));
     ASSERT_EQ(r.error, 0);
     EXPECT_TRUE(token_from_line(r.data).has_value());
+}
+
+// git renames its lock over a rig file that other processes have open: the
+// rename must succeed and the open handles keep reading (no EPERM, no ESTALE).
+TEST_F(GitWritesTest, RewritesSucceedWhileReadersHoldTheFileOpen) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    const int held = ::open(harness_.file("rig-a").c_str(), O_RDONLY);
+    ASSERT_GE(held, 0) << std::strerror(errno);
+    const ProcessResult store = credential("approve", "rig-a", kOtherHost);
+    EXPECT_EQ(store.error, "");
+    char buf[256];
+    const ssize_t n = ::pread(held, buf, sizeof buf, 0);
+    EXPECT_GT(n, 0) << std::strerror(errno);
+    ::close(held);
+
+    std::atomic<int> read_errors{0};
+    std::atomic<int> git_complaints{0};
+    std::vector<std::thread> threads;
+    for (int r = 0; r < 4; ++r) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 150; ++i) {
+                const ReadResult rr = read_whole_file(harness_.file("rig-a"));
+                if (rr.error != 0 || !token_from_line(rr.data.substr(0, rr.data.find('\n') + 1))) {
+                    ++read_errors;
+                }
+            }
+        });
+    }
+    for (int w = 0; w < 3; ++w) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 15; ++i) {
+                if (!credential("approve", "rig-a", kOtherHost).error.empty()) ++git_complaints;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(read_errors.load(), 0);
+    EXPECT_EQ(git_complaints.load(), 0);
+    EXPECT_EQ(names(), (std::vector<std::string>{"rig-a"}));
 }
 
 }  // namespace

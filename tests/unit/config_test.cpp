@@ -105,6 +105,8 @@ TEST_F(ConfigTest, RefusesBadFileNames) {
               "rigs[0].file: must not contain ..");
     EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": "a..b"}])")),
               "rigs[0].file: must not contain ..");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": ")" + std::string(251, 'f') + R"("}])")),
+              "rigs[0].file: longer than 250 bytes (git needs room for \".lock\")");
     EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": ""}])")),
               "rigs[0].file: must not be empty");
     EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "file": "x.lock"}])")),

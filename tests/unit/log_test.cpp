@@ -12,5 +12,11 @@ TEST(Redact, MasksGitHubTokensAndJwts) {
     EXPECT_EQ(redact("plain message, no secrets"), "plain message, no secrets");
 }
 
+TEST(Printable, EscapesWhatCouldForgeALogLine) {
+    EXPECT_EQ(printable("a\n2026-01-01 critical x\x1b[31m\\"),
+              "a\\n2026-01-01 critical x\\x1b[31m\\\\");
+    EXPECT_EQ(printable("rig-a.lock"), "rig-a.lock");
+}
+
 }  // namespace
 }  // namespace credfs

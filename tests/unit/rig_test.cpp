@@ -270,5 +270,16 @@ TEST_F(RigRewriteTest, EraseBeforeAnyTokenIsHarmless) {
               "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
 }
 
+TEST_F(RigRewriteTest, KeptLinesStayWithinWhatGitsNextLockFileCanHold) {
+    auto rig = make_rig();
+    prime(*rig);
+    std::string huge;
+    for (int i = 0; i < 40000; ++i) huge += "https://u:p@host" + std::to_string(i) + ".example\n";
+    ASSERT_GT(huge.size(), 1u << 20);
+    rig->apply_rewrite(parse_store_rewrite(huge, config_));
+    EXPECT_LT(rig->current()->content.size(), 1u << 20);
+    EXPECT_EQ(rig->current()->content.rfind("https://x-access-token:ghs_tok1@github.com\n", 0), 0u);
+}
+
 }  // namespace
 }  // namespace credfs

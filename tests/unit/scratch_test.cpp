@@ -18,7 +18,11 @@ class ScratchTest : public ::testing::Test {
         return out;
     }
     FakeClock clock_;
-    Scratch scratch_{clock_, ScratchLimits{3, 16, 5}};
+    Scratch scratch_{clock_, ScratchLimits{.max_files = 3,
+                                           .lock_reserve = 1,
+                                           .max_file_size = 16,
+                                           .max_total_bytes = 40,
+                                           .stale_lock_s = 5}};
 };
 
 TEST_F(ScratchTest, ExclusiveCreateWriteReadRenameUnlink) {
@@ -47,10 +51,30 @@ TEST_F(ScratchTest, LimitsGiveErrnoNotGrowth) {
     EXPECT_EQ(scratch_.write(h, "x", 1LL << 40, false), -EFBIG);
     EXPECT_EQ(scratch_.truncate(h, 17), -EFBIG);
     EXPECT_EQ(scratch_.truncate(h, -1), -EINVAL);
-    ScratchHandle b, c, d;
+    ASSERT_EQ(scratch_.write(h, std::string(16, 'a'), 0, false), 16);
+    ScratchHandle b, c, lock, lock2;
     ASSERT_EQ(scratch_.create("b", true, false, b), 0);
-    ASSERT_EQ(scratch_.create("c", true, false, c), 0);
-    EXPECT_EQ(scratch_.create("d", true, false, d), -ENOSPC);
+    ASSERT_EQ(scratch_.write(b, std::string(16, 'b'), 0, false), 16);
+    // The last slot is kept for lock files: git's stores must still work.
+    EXPECT_EQ(scratch_.create("c", true, false, c), -ENOSPC);
+    ASSERT_EQ(scratch_.create("rig.lock", true, false, lock), 0);
+    EXPECT_EQ(scratch_.create("rig2.lock", true, false, lock2), -ENOSPC);
+    // 32 of 40 bytes used: the total budget refuses what the file limit allows.
+    EXPECT_EQ(scratch_.write(lock, std::string(16, 'l'), 0, false), -ENOSPC);
+    EXPECT_EQ(scratch_.write(lock, std::string(8, 'l'), 0, false), 8);
+    ASSERT_EQ(scratch_.unlink("a"), 0);
+    EXPECT_EQ(scratch_.write(lock, std::string(16, 'l'), 0, false), 16);
+}
+
+TEST_F(ScratchTest, StalenessCountsFromTheLastCloseNotTheLastWrite) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("rig.lock", true, false, h), 0);
+    clock_.advance(10);  // git holds its lock while a slow read of the rig waits
+    scratch_.release(h);
+    clock_.advance(1);
+    EXPECT_FALSE(scratch_.drop_if_stale_lock("rig.lock"));  // closed only 1 s ago
+    clock_.advance(5);
+    EXPECT_TRUE(scratch_.drop_if_stale_lock("rig.lock"));
 }
 
 TEST_F(ScratchTest, StaleLockLeftByAKilledGitIsReplaced) {
@@ -61,6 +85,7 @@ TEST_F(ScratchTest, StaleLockLeftByAKilledGitIsReplaced) {
     ScratchHandle again;
     EXPECT_EQ(scratch_.create("rig.lock", true, false, again), -EEXIST);  // still open
     scratch_.release(h);  // the killed git's descriptor is closed by the kernel
+    clock_.advance(6);
     ASSERT_EQ(scratch_.create("rig.lock", true, false, again), 0);
     EXPECT_EQ(content(again), "");
 }
