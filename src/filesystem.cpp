@@ -11,7 +11,7 @@
 namespace credfs {
 
 Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
-                       ScratchLimits limits)
+                       const ScratchLimits& limits)
     : registry_(registry),
       clock_(clock),
       uid_(uid),

@@ -8,7 +8,7 @@ namespace credfs {
 
 namespace {
 
-constexpr size_t kMaxKeptBytes = 512 * 1024;
+constexpr size_t kMaxKeptBytes = size_t{512} * 1024;
 
 const char* trigger_name(RefreshTrigger t) {
     switch (t) {

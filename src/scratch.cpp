@@ -17,7 +17,8 @@ struct ScratchEntry {
     bool linked = true;  // still in the directory (counts toward the total)
 };
 
-Scratch::Scratch(const Clock& clock, ScratchLimits limits) : clock_(clock), limits_(limits) {}
+Scratch::Scratch(const Clock& clock, const ScratchLimits& limits)
+    : clock_(clock), limits_(limits) {}
 
 bool Scratch::is_stale(const ScratchEntry& entry) const {
     return entry.open_handles == 0 &&

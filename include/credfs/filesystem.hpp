@@ -42,7 +42,7 @@ class Filesystem {
     /// `registry` and `clock` must outlive the Filesystem. Nodes are owned by
     /// uid/gid.
     Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
-               ScratchLimits limits = {});
+               const ScratchLimits& limits = {});
 
     /// Attributes of `path` ("/" or "/<name>"); `open` is the caller's handle
     /// when the kernel asks about an open file (fstat), so the size matches

@@ -42,7 +42,7 @@ struct ScratchStat {
 /// Thread-safe. Every int return is 0 or a negative errno.
 class Scratch {
   public:
-    Scratch(const Clock& clock, ScratchLimits limits = {});
+    Scratch(const Clock& clock, const ScratchLimits& limits = {});
 
     /// Creates `name` (or opens it when it exists and `exclusive` is false;
     /// `truncate` empties it). -EEXIST when it exists and `exclusive`, unless
