@@ -51,7 +51,10 @@ std::optional<StoreLineKey> parse_store_line(std::string_view line) {
     const size_t at = authority.rfind('@');
     if (at != std::string_view::npos) {
         const std::string_view userinfo = authority.substr(0, at);
-        key.username = percent_decode(userinfo.substr(0, userinfo.find(':')));
+        const size_t colon = userinfo.find(':');
+        key.username = percent_decode(userinfo.substr(0, colon));
+        if (colon != std::string_view::npos)
+            key.password = percent_decode(userinfo.substr(colon + 1));
     }
     // git 2.39's store helper percent-encodes the host too ("127.0.0.1%3a4300").
     key.host = percent_decode(at == std::string_view::npos ? authority : authority.substr(at + 1));
@@ -72,6 +75,7 @@ StoreRewrite parse_store_rewrite(std::string_view content, const RigConfig& rig)
         const auto key = parse_store_line(line);
         if (key && iequals(key->protocol, rig.protocol) && iequals(key->host, rig.host) &&
             key->username == rig.username) {
+            if (!out.has_managed_line) out.managed_password = key->password;
             out.has_managed_line = true;
             continue;
         }

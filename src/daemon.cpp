@@ -136,8 +136,18 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     SystemClock clock;
     auto source = make_token_source(config.source, clock);
     RefreshScheduler scheduler(clock);
-    RigRegistry registry(config, *source, clock, default_random(), scheduler.notifier());
-    Filesystem filesystem(registry, clock, ::getuid(), ::getgid());
+    // Opened before mounting: the mount hides this directory from everyone
+    // else, and the daemon keeps writing the static fallback files into it.
+    std::unique_ptr<BackingDir> backing;
+    try {
+        backing = std::make_unique<BackingDir>(options.mountpoint);
+    } catch (const std::system_error& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    RigRegistry registry(config, *source, clock, default_random(), scheduler.notifier(),
+                         backing.get());
+    Filesystem filesystem(registry, clock, ::getuid(), ::getgid(), ScratchLimits{}, backing.get());
 
     FuseArgs args;
     fuse* f = fuse_new(&args.args, &fuse_ops(), sizeof(fuse_operations), &filesystem);

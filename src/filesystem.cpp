@@ -3,21 +3,46 @@
 #include <fcntl.h>
 #include <limits.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "credfs/credential_store.hpp"
+#include "credfs/fallback_state.hpp"
 
 namespace credfs {
 
 Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
-                       const ScratchLimits& limits)
+                       const ScratchLimits& limits, const BackingDir* backing)
     : registry_(registry),
       clock_(clock),
       uid_(uid),
       gid_(gid),
       mounted_at_(clock.now()),
-      scratch_(clock, limits) {}
+      scratch_(clock, limits),
+      backing_(backing) {}
+
+bool Filesystem::is_passthrough(std::string_view name) const {
+    return backing_ != nullptr && !name.empty() && registry_.find(name) == nullptr &&
+           !is_state_file_name(name) && !BackingDir::is_temp_name(name);
+}
+
+int Filesystem::passthrough_attr(const std::string& name, NodeAttr& out) const {
+    struct stat st {};
+    if (!is_passthrough(name) || backing_->stat(name, st) != 0 || !S_ISREG(st.st_mode)) {
+        return -ENOENT;
+    }
+    out.mode = st.st_mode & 0555;  // shown read-only
+    out.size = st.st_size;
+    out.uid = st.st_uid;
+    out.gid = st.st_gid;
+    out.mtime = WallTime{} + std::chrono::duration_cast<WallClock::duration>(
+                                 std::chrono::seconds(st.st_mtim.tv_sec) +
+                                 std::chrono::nanoseconds(st.st_mtim.tv_nsec));
+    return 0;
+}
 
 std::string_view Filesystem::name_of(std::string_view path) {
     if (path.size() < 2 || path.front() != '/') return {};
@@ -65,7 +90,7 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
     if (name.empty()) return -ENOENT;
     if (scratch_.drop_if_stale_lock(std::string(name))) return -ENOENT;
     const auto st = scratch_.stat(std::string(name));
-    if (!st) return -ENOENT;
+    if (!st) return passthrough_attr(std::string(name), out);
     out.size = st->size;
     out.mtime = st->mtime;
     return 0;
@@ -75,7 +100,15 @@ std::vector<std::string> Filesystem::list() const {
     std::vector<std::string> names;
     names.reserve(registry_.rigs().size());
     for (const auto& rig : registry_.rigs()) names.push_back(rig->config().file);
-    for (auto& name : scratch_.list()) names.push_back(std::move(name));
+    std::vector<std::string> scratch = scratch_.list();
+    if (backing_ != nullptr) {
+        for (auto& name : backing_->list()) {
+            if (is_passthrough(name) && !std::binary_search(scratch.begin(), scratch.end(), name)) {
+                names.push_back(std::move(name));
+            }
+        }
+    }
+    for (auto& name : scratch) names.push_back(std::move(name));
     return names;
 }
 
@@ -92,7 +125,9 @@ int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>
     if (name.empty()) return -ENOENT;
     ScratchHandle handle;
     const bool truncate = (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY;
-    if (const int rc = scratch_.open(std::string(name), truncate, handle); rc != 0) return rc;
+    if (const int rc = scratch_.open(std::string(name), truncate, handle); rc != 0) {
+        return rc == -ENOENT ? open_passthrough(std::string(name), flags, out) : rc;
+    }
     out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle), (flags & O_APPEND) != 0});
     return 0;
 }
@@ -110,7 +145,23 @@ int Filesystem::create(std::string_view path, int flags, std::unique_ptr<OpenFil
     return 0;
 }
 
+int Filesystem::open_passthrough(const std::string& name, int flags,
+                                 std::unique_ptr<OpenFile>& out) const {
+    NodeAttr attr;
+    if (passthrough_attr(name, attr) != 0) return -ENOENT;
+    if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EROFS;
+    const int fd = backing_->open_read(name);
+    if (fd < 0) return fd;
+    out = std::make_unique<OpenFile>();
+    out->backing_fd = fd;
+    return 0;
+}
+
 ssize_t Filesystem::read(const OpenFile& file, char* buf, size_t size, off_t offset) const {
+    if (file.backing_fd >= 0) {
+        const ssize_t n = ::pread(file.backing_fd, buf, size, offset);
+        return n < 0 ? -errno : n;
+    }
     if (file.scratch) {
         std::string chunk;
         scratch_.read(file.scratch, size, offset, chunk);
@@ -131,6 +182,7 @@ ssize_t Filesystem::write(const OpenFile& file, std::string_view data, off_t off
 
 void Filesystem::release(const OpenFile& file) {
     if (file.scratch) scratch_.release(file.scratch);
+    if (file.backing_fd >= 0) ::close(file.backing_fd);
 }
 
 int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size) {
@@ -138,14 +190,20 @@ int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size
     if (open != nullptr || rig_at(path) != nullptr) return -EACCES;
     const std::string_view name = name_of(path);
     if (name.empty()) return path == "/" ? -EISDIR : -ENOENT;
-    return scratch_.truncate(std::string(name), size);
+    const int rc = scratch_.truncate(std::string(name), size);
+    NodeAttr attr;
+    if (rc == -ENOENT && passthrough_attr(std::string(name), attr) == 0) return -EROFS;
+    return rc;
 }
 
 int Filesystem::unlink(std::string_view path) {
     if (rig_at(path) != nullptr) return -EPERM;
     const std::string_view name = name_of(path);
     if (name.empty()) return -ENOENT;
-    return scratch_.unlink(std::string(name));
+    const int rc = scratch_.unlink(std::string(name));
+    NodeAttr attr;
+    if (rc == -ENOENT && passthrough_attr(std::string(name), attr) == 0) return -EROFS;
+    return rc;
 }
 
 int Filesystem::set_mtime(std::string_view path, WallTime mtime) {
@@ -163,7 +221,12 @@ int Filesystem::rename(std::string_view from, std::string_view to, bool no_repla
     if (rig_at(from) != nullptr) return -EPERM;
     Rig* target = rig_at(to);
     if (no_replace && (target != nullptr || scratch_.stat(std::string(to_name)))) return -EEXIST;
-    if (target == nullptr) return scratch_.rename(std::string(from_name), std::string(to_name));
+    if (target == nullptr) {
+        const int rc = scratch_.rename(std::string(from_name), std::string(to_name));
+        NodeAttr attr;
+        if (rc == -ENOENT && passthrough_attr(std::string(from_name), attr) == 0) return -EROFS;
+        return rc;
+    }
     const auto content = scratch_.take(std::string(from_name));
     if (!content) return -ENOENT;
     target->apply_rewrite(parse_store_rewrite(*content, target->config()));

@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <system_error>
+
+#include "credfs/fallback_state.hpp"
+#include "credfs/log.hpp"
 
 namespace credfs {
 
@@ -41,7 +45,7 @@ Rig::~Rig() {
     // Refresh threads are detached (a finished one must not pin its stack
     // until the rig's next refresh); wait until none touches this Rig.
     std::unique_lock lock(mu_);
-    idle_.wait(lock, [this] { return !in_flight_; });
+    idle_.wait(lock, [this] { return !in_flight_ && writers_ == 0; });
 }
 
 ReadResult Rig::credential_for_read() {
@@ -111,26 +115,32 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     }
     const double latency_s = seconds_since(started);
     const WallTime now = clock_.now();
-    if (token) {
-        on_success(std::move(*token), now, latency_s, trigger);
-    } else {
-        on_failure(error, now);
-    }
+    const bool renewed = token && on_success(std::move(*token), now, latency_s, trigger);
+    if (!token) on_failure(error, now);
     const std::function<void()> on_refreshed = on_refreshed_;
+    const bool write = renewed && backing_ != nullptr;
     {
         // Clear the flight before waking its waiters, so a waiter that finds
-        // the result wanting can start a new one. Notify under the lock: once
-        // it is released the destructor may run, so this thread touches no
-        // member after this block (`done` and the callback copy are its own).
+        // the result wanting can start a new one.
         std::lock_guard lock(mu_);
         in_flight_ = false;
+        if (write) ++writers_;
         idle_.notify_all();
     }
+    // Waiters first: the fallback file's fsync is not on the read path.
     done.set_value();
+    if (write) {
+        write_through();
+        // Notify under the lock: once it is released the destructor may run,
+        // so this thread touches no member after this block.
+        std::lock_guard lock(mu_);
+        --writers_;
+        idle_.notify_all();
+    }
     if (on_refreshed) on_refreshed();
 }
 
-void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger) {
+bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger) {
     const bool expires = source_.tokens_expire();
     const WallTime expires_at =
         !expires ? WallTime::max()
@@ -147,7 +157,7 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
                           : old->rejected ? ": upstream handed back the token git just rejected"
                                           : ": upstream returned the token already being served";
         on_failure("rig " + config_.id + why, now);
-        return;
+        return false;
     }
     std::unique_lock render_lock(mu_);
     std::string content = render_locked(token.value);
@@ -175,7 +185,7 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
     if (!expires) {
         spdlog::info("rig {}: loaded a token that does not expire ({})", config_.id,
                      source_.type_name());
-        return;
+        return true;
     }
     const std::string early =
         !old ? std::string("first token")
@@ -188,6 +198,7 @@ void Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         config_.id, trigger_name(trigger), format_iso8601(expires_at),
         seconds_between(now, expires_at), token.expires_at ? "" : ", assumed_ttl_s", early,
         latency_s * 1000, seconds_between(now, next));
+    return true;
 }
 
 void Rig::on_failure(const std::string& why, WallTime now) {
@@ -223,17 +234,7 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
     size_t dropped = 0;
     {
         std::lock_guard lock(mu_);
-        kept_lines_.clear();
-        size_t bytes = 0;
-        for (const auto& line : rewrite.other_lines) {
-            // The whole file must still fit in git's next lock file (1 MiB).
-            if (bytes + line.size() + 1 > kMaxKeptBytes) {
-                ++dropped;
-                continue;
-            }
-            bytes += line.size() + 1;
-            kept_lines_.push_back(line);
-        }
+        dropped = keep_lines_locked(rewrite.other_lines);
         if (!rewrite.has_managed_line) refresh_now = reject_locked(clock_.now());
         if (const CredentialPtr cred = current()) {
             current_.store(std::make_shared<const Credential>(
@@ -250,11 +251,88 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
         spdlog::warn("rig {}: dropped {} stored line(s) past {} KiB of other credentials",
                      config_.id, dropped, kMaxKeptBytes / 1024);
     }
+    write_through();
     if (refresh_now) {
         refresh_async(RefreshTrigger::Rejected);
     } else if (!rewrite.has_managed_line && on_refreshed_) {
         on_refreshed_();  // the scheduler re-reads next_refresh_at
     }
+}
+
+size_t Rig::keep_lines_locked(const std::vector<std::string>& lines) {
+    kept_lines_.clear();
+    size_t bytes = 0;
+    size_t dropped = 0;
+    for (const auto& line : lines) {
+        // The whole file must still fit in git's next lock file (1 MiB).
+        if (bytes + line.size() + 1 > kMaxKeptBytes) {
+            ++dropped;
+            continue;
+        }
+        bytes += line.size() + 1;
+        kept_lines_.push_back(line);
+    }
+    return dropped;
+}
+
+void Rig::write_through() {
+    if (backing_ == nullptr) return;
+    std::lock_guard serial(write_through_mu_);
+    const CredentialPtr cred = current();
+    if (!cred) return;
+    int err = 0;
+    if (!cred->never_expires()) {
+        err = backing_->write_atomic(state_file_name(config_.file),
+                                     render_state(cred->expires_at, cred->token));
+    }
+    if (err == 0) err = backing_->write_atomic(config_.file, cred->content);
+    const std::string why = err == 0 ? "" : std::error_code(err, std::generic_category()).message();
+    bool changed = false;
+    {
+        std::lock_guard lock(mu_);
+        changed = stats_.write_through_error != why;
+        if (err != 0) ++stats_.write_through_failures;
+        stats_.write_through_error = why;
+    }
+    if (err != 0 && changed) {
+        spdlog::warn("rig {}: cannot write the fallback file {}: {} (reads are unaffected)",
+                     config_.id, printable(config_.file), why);
+    } else if (err == 0 && changed) {
+        spdlog::info("rig {}: fallback file writes work again", config_.id);
+    }
+}
+
+void Rig::seed_from_backing() {
+    if (backing_ == nullptr) return;
+    const auto content = backing_->read(config_.file);
+    if (!content) return;
+    const StoreRewrite found = parse_store_rewrite(*content, config_);
+    const WallTime now = clock_.now();
+    std::optional<WallTime> expires;
+    if (found.managed_password && !found.managed_password->empty()) {
+        if (const auto state = backing_->read(state_file_name(config_.file))) {
+            expires = parse_state(*state, *found.managed_password);
+        }
+    }
+    std::lock_guard lock(mu_);
+    keep_lines_locked(found.other_lines);
+    if (!expires || seconds_between(now, *expires) < refresh_.min_ttl_s) {
+        spdlog::info(
+            "rig {}: fallback file seeds {} other line(s); its token is not used "
+            "({})",
+            config_.id, kept_lines_.size(),
+            !found.managed_password ? "none found"
+            : !expires              ? "no matching expiry record"
+                                    : "too close to expiry");
+        return;
+    }
+    current_.store(std::make_shared<const Credential>(*found.managed_password, *expires, now,
+                                                      render_locked(*found.managed_password)));
+    stats_.next_refresh_at = refresh_time(now, *expires, refresh_, random_());
+    spdlog::info(
+        "rig {}: serving the fallback file's token ({:.0f} s left) until its refresh "
+        "in {:.0f} s",
+        config_.id, seconds_between(now, *expires), seconds_between(now, stats_.next_refresh_at));
 }
 
 bool Rig::reject_locked(WallTime now) {

@@ -3,12 +3,15 @@
 namespace credfs {
 
 RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
-                         const RandomUnit& random, const std::function<void()>& on_refreshed) {
+                         const RandomUnit& random, const std::function<void()>& on_refreshed,
+                         const BackingDir* backing) {
     rigs_.reserve(config.rigs.size());
     for (const auto& rig_config : config.rigs) {
         rigs_.push_back(
             std::make_unique<Rig>(rig_config, source, config.refresh, clock, random, on_refreshed));
         by_file_.emplace(rig_config.file, rigs_.back().get());
+        rigs_.back()->set_backing(backing);
+        rigs_.back()->seed_from_backing();
     }
 }
 

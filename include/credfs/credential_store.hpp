@@ -17,6 +17,7 @@ namespace credfs {
 struct StoreLineKey {
     std::string protocol;
     std::string username;  ///< Percent-decoded.
+    std::string password;  ///< Percent-decoded; a secret: never log it.
     std::string host;      ///< host[:port], percent-decoded.
 };
 
@@ -37,6 +38,9 @@ struct StoreRewrite {
     /// Every other non-empty line, in order, without its line ending (CR
     /// removed). Lines git could not parse are kept too: nothing is lost.
     std::vector<std::string> other_lines;
+    /// The managed line's password, for seeding from the fallback file at
+    /// startup only (a rewrite's written password is never served).
+    std::optional<std::string> managed_password;
 };
 
 /// Splits `content` (LF or CRLF lines) into the managed line's presence and

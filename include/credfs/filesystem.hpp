@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "credfs/backing_dir.hpp"
 #include "credfs/clock.hpp"
 #include "credfs/credential.hpp"
 #include "credfs/rig_registry.hpp"
@@ -35,21 +36,25 @@ struct OpenFile {
     CredentialPtr credential;  ///< Rig file.
     ScratchHandle scratch;     ///< Scratch file.
     bool append = false;       ///< O_APPEND: writes go to the end.
+    int backing_fd = -1;       ///< An unmanaged file of the backing directory, read-only.
 };
 
 class Filesystem {
   public:
     /// `registry` and `clock` must outlive the Filesystem. Nodes are owned by
     /// uid/gid.
+    /// With `backing` (the directory the mount hides), its other regular
+    /// files stay visible read-only through the mount (EROFS on writes).
     Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
-               const ScratchLimits& limits = {});
+               const ScratchLimits& limits = {}, const BackingDir* backing = nullptr);
 
     /// Attributes of `path` ("/" or "/<name>"); `open` is the caller's handle
     /// when the kernel asks about an open file (fstat), so the size matches
     /// it. Never calls an upstream. 0 or -ENOENT.
     int getattr(std::string_view path, const OpenFile* open, NodeAttr& out) const;
 
-    /// Names in the root: rig files in config order, then scratch files.
+    /// Names in the root: rig files in config order, then scratch files, then
+    /// the backing directory's other files.
     std::vector<std::string> list() const;
 
     /// Opens an existing file. A rig file opens read-only (-EACCES for write
@@ -88,6 +93,11 @@ class Filesystem {
     /// The name in "/<name>", or empty for "/" and nested paths.
     static std::string_view name_of(std::string_view path);
     Rig* rig_at(std::string_view path) const;
+    /// A backing-directory file shown through the mount: not a rig's, not the
+    /// daemon's own (state and temp files).
+    bool is_passthrough(std::string_view name) const;
+    int passthrough_attr(const std::string& name, NodeAttr& out) const;
+    int open_passthrough(const std::string& name, int flags, std::unique_ptr<OpenFile>& out) const;
 
     const RigRegistry& registry_;
     const Clock& clock_;
@@ -97,6 +107,7 @@ class Filesystem {
     // Mutable: a lookup (getattr) drops a stale lock file, see
     // Scratch::drop_if_stale_lock.
     mutable Scratch scratch_;
+    const BackingDir* backing_;
 };
 
 }  // namespace credfs

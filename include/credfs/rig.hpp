@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "credfs/backing_dir.hpp"
 #include "credfs/clock.hpp"
 #include "credfs/config.hpp"
 #include "credfs/credential.hpp"
@@ -28,6 +29,8 @@ struct RigStats {
     uint64_t failures = 0;         ///< Failed refreshes, including not-newer tokens.
     uint64_t on_demand_waits = 0;  ///< Opens that waited for a refresh.
     uint64_t rejections = 0;       ///< Rewrites by git that erased the managed line.
+    uint64_t write_through_failures = 0;
+    std::string write_through_error;  ///< Empty while the fallback file is current.
     int consecutive_failures = 0;
     std::string last_error;      ///< Empty after a success.
     WallTime last_refresh_at{};  ///< Wall time of the last success; epoch when none.
@@ -87,10 +90,28 @@ class Rig {
     /// Thread-safe.
     void apply_rewrite(const StoreRewrite& rewrite);
 
+    /// Writes the served content through to the static fallback file in
+    /// `backing` (and its state file) after every refresh and rewrite; null
+    /// disables it. Set before the first refresh; `backing` must outlive the
+    /// Rig.
+    void set_backing(const BackingDir* backing) { backing_ = backing; }
+
+    /// Seeds from the fallback file in the backing directory at startup: its
+    /// other lines are kept; its token is served until its refresh time when
+    /// the state file vouches for its expiry and it has at least min_ttl_s
+    /// left (wall time). Call before the first refresh.
+    void seed_from_backing();
+
   private:
     void run_refresh(RefreshTrigger trigger, std::promise<void> done);
-    void on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
+    /// True when the token was taken (false: not newer, counted as a failure).
+    bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
     void on_failure(const std::string& why, WallTime now);
+    /// Writes current() to the fallback file; serialized so the newest wins.
+    void write_through();
+    /// Must hold mu_: replaces kept_lines_, within what git's lock file can
+    /// hold; returns how many lines were dropped.
+    size_t keep_lines_locked(const std::vector<std::string>& lines);
     /// Must hold mu_: the managed line for `token`, then the kept lines.
     std::string render_locked(std::string_view token) const;
     /// Must hold mu_: marks the current token rejected unless within the
@@ -107,11 +128,14 @@ class Rig {
     std::atomic<CredentialPtr> current_;
     mutable std::mutex mu_;  // guards everything below; never held across a fetch
     bool in_flight_ = false;
+    int writers_ = 0;  // refresh threads still writing the fallback file
     std::shared_future<void> flight_;
     std::condition_variable idle_;  // signalled when in_flight_ clears
     RigStats stats_;
     std::vector<std::string> kept_lines_;  // other hosts' lines git stored in the file
     std::optional<WallTime> last_rejection_refresh_;
+    const BackingDir* backing_ = nullptr;
+    std::mutex write_through_mu_;  // one write-through at a time, newest content
 };
 
 }  // namespace credfs

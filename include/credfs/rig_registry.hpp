@@ -15,11 +15,13 @@ namespace credfs {
 
 class RigRegistry {
   public:
-    /// Builds one Rig per entry of `config.rigs`, in order. `config`, `source`
-    /// and `clock` must outlive the registry. `on_refreshed` is handed to every
-    /// Rig (see Rig::Rig).
+    /// Builds one Rig per entry of `config.rigs`, in order. `config`, `source`,
+    /// `clock` and `backing` must outlive the registry. `on_refreshed` is
+    /// handed to every Rig (see Rig::Rig). With `backing`, each rig writes
+    /// through to its fallback file there and is seeded from it now.
     RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
-                const RandomUnit& random, const std::function<void()>& on_refreshed);
+                const RandomUnit& random, const std::function<void()>& on_refreshed,
+                const BackingDir* backing = nullptr);
 
     /// The rig served as `file_name`, or null. Thread-safe (immutable after
     /// construction).

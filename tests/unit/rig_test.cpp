@@ -4,6 +4,9 @@
 #include <thread>
 #include <vector>
 
+#include <filesystem>
+
+#include "credfs/fallback_state.hpp"
 #include "credfs/rig.hpp"
 #include "test_support.hpp"
 
@@ -279,6 +282,80 @@ TEST_F(RigRewriteTest, KeptLinesStayWithinWhatGitsNextLockFileCanHold) {
     rig->apply_rewrite(parse_store_rewrite(huge, config_));
     EXPECT_LT(rig->current()->content.size(), 1u << 20);
     EXPECT_EQ(rig->current()->content.rfind("https://x-access-token:ghs_tok1@github.com\n", 0), 0u);
+}
+
+class RigFallbackTest : public RigTestBase {
+  protected:
+    test::TempDir dir_;
+    BackingDir backing_{dir_.path()};
+};
+
+TEST_F(RigFallbackTest, EveryRefreshAndRewriteIsWrittenThrough) {
+    auto rig = make_rig();
+    rig->set_backing(&backing_);
+    prime(*rig);
+    ASSERT_TRUE(eventually(
+        [&] { return backing_.read("rig-a") == "https://x-access-token:ghs_tok1@github.com\n"; }));
+    rig->apply_rewrite(
+        parse_store_rewrite("https://a:b@gitlab.example\n"
+                            "https://x-access-token:x@github.com\n",
+                            config_));
+    EXPECT_EQ(backing_.read("rig-a"),
+              "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
+    clock_.advance(55);
+    ASSERT_EQ(rig->credential_for_read().error, 0);
+    ASSERT_TRUE(eventually([&] {
+        return backing_.read("rig-a") ==
+               "https://x-access-token:ghs_tok2@github.com\nhttps://a:b@gitlab.example\n";
+    }));
+    EXPECT_EQ(rig->stats().write_through_failures, 0u);
+}
+
+TEST_F(RigFallbackTest, AWriteThroughFailureIsCountedAndNeverFailsARead) {
+    std::filesystem::create_directory(dir_.path() + "/rig-a");  // blocks the rename
+    auto rig = make_rig();
+    rig->set_backing(&backing_);
+    prime(*rig);
+    ASSERT_TRUE(eventually([&] { return rig->stats().write_through_failures >= 1; }));
+    EXPECT_FALSE(rig->stats().write_through_error.empty());
+    EXPECT_EQ(rig->credential_for_read().error, 0);
+}
+
+TEST_F(RigFallbackTest, SeedsAStillValidTokenAndOtherLinesFromTheFallbackFile) {
+    const WallTime expires = clock_.now() + std::chrono::seconds(50);
+    ASSERT_EQ(backing_.write_atomic("rig-a",
+                                    "https://x-access-token:ghs_seed@github.com\n"
+                                    "https://a:b@gitlab.example\n"),
+              0);
+    ASSERT_EQ(backing_.write_atomic(".rig-a.credfs-state", render_state(expires, "ghs_seed")), 0);
+    auto rig = make_rig();
+    rig->set_backing(&backing_);
+    rig->seed_from_backing();
+    ASSERT_TRUE(rig->current());
+    EXPECT_EQ(rig->current()->token, "ghs_seed");
+    EXPECT_EQ(rig->current()->content,
+              "https://x-access-token:ghs_seed@github.com\nhttps://a:b@gitlab.example\n");
+    EXPECT_EQ(rig->credential_for_read().credential->token, "ghs_seed");
+    EXPECT_EQ(source_.calls(), 0);
+    // 50 s token, 20 s margin: renewed 30 s from now, not at startup.
+    EXPECT_NEAR(seconds_between(clock_.now(), rig->next_refresh_at()), 30, 1e-6);
+}
+
+TEST_F(RigFallbackTest, DoesNotTrustATokenWithoutAMatchingRecord) {
+    ASSERT_EQ(backing_.write_atomic("rig-a",
+                                    "https://x-access-token:ghs_seed@github.com\n"
+                                    "https://a:b@gitlab.example\n"),
+              0);
+    ASSERT_EQ(backing_.write_atomic(".rig-a.credfs-state",
+                                    render_state(clock_.now() + std::chrono::hours(1), "ghs_x")),
+              0);
+    auto rig = make_rig();
+    rig->set_backing(&backing_);
+    rig->seed_from_backing();
+    EXPECT_FALSE(rig->current());
+    prime(*rig);  // kept lines were seeded all the same
+    EXPECT_EQ(rig->current()->content,
+              "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
 }
 
 }  // namespace

@@ -1,0 +1,50 @@
+// The directory the mount hides: opened before mounting and kept, so the
+// daemon can still write the static fallback files under its own mount.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace credfs {
+
+class BackingDir {
+  public:
+    /// Opens `path` (the mountpoint, before mounting). Throws std::system_error
+    /// naming the path when it cannot be opened as a directory.
+    explicit BackingDir(const std::string& path);
+    ~BackingDir();
+    BackingDir(const BackingDir&) = delete;
+    BackingDir& operator=(const BackingDir&) = delete;
+
+    /// Atomically replaces `name` with `content`: a temp file created with
+    /// O_EXCL and mode 0600 in the directory, written, fsync'ed, renamed over
+    /// `name` (readers see the old or the new file, never a partial one).
+    /// Returns 0 or an errno; the temp file is removed on failure.
+    int write_atomic(const std::string& name, std::string_view content) const;
+
+    /// The content of regular file `name`, or std::nullopt when absent,
+    /// unreadable, not a regular file or over `max_bytes`.
+    std::optional<std::string> read(const std::string& name, size_t max_bytes = 1 << 20) const;
+
+    /// Regular files in the directory, without the daemon's temp files.
+    std::vector<std::string> list() const;
+
+    /// fstatat without following symlinks; 0 or an errno.
+    int stat(const std::string& name, struct stat& out) const;
+
+    /// A read-only descriptor for regular file `name`, or a negative errno.
+    int open_read(const std::string& name) const;
+
+    /// True for the daemon's own temp files (hidden from listings).
+    static bool is_temp_name(std::string_view name);
+
+  private:
+    int fd_ = -1;
+    std::string path_;
+};
+
+}  // namespace credfs

@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "credfs/backing_dir.hpp"
+#include "credfs/fallback_state.hpp"
+#include "test_support.hpp"
+
+namespace credfs {
+namespace {
+
+TEST(BackingDir, WritesAtomicallyWithMode0600AndLeavesNoTempFiles) {
+    test::TempDir dir;
+    BackingDir backing(dir.path());
+    ASSERT_EQ(backing.write_atomic("rig", "line one\n"), 0);
+    ASSERT_EQ(backing.write_atomic("rig", "line two\n"), 0);
+    EXPECT_EQ(backing.read("rig").value_or(""), "line two\n");
+    struct stat st {};
+    ASSERT_EQ(backing.stat("rig", st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::vector<std::string> all;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+        all.push_back(e.path().filename().string());
+    }
+    EXPECT_EQ(all, (std::vector<std::string>{"rig"}));
+}
+
+TEST(BackingDir, ListsRegularFilesAndReadsWithinALimit) {
+    test::TempDir dir;
+    std::ofstream(dir.path() + "/a") << "aaaa";
+    std::filesystem::create_directory(dir.path() + "/sub");
+    std::filesystem::create_symlink(dir.path() + "/a", dir.path() + "/link");
+    BackingDir backing(dir.path());
+    EXPECT_EQ(backing.list(), (std::vector<std::string>{"a"}));
+    EXPECT_EQ(backing.read("a", 3), std::nullopt);  // over the limit
+    EXPECT_EQ(backing.read("link"), std::nullopt);  // never follows links
+    EXPECT_EQ(backing.read("missing"), std::nullopt);
+    EXPECT_LT(backing.open_read("sub"), 0);
+}
+
+TEST(BackingDir, ReportsWhyAWriteFailed) {
+    test::TempDir dir;
+    BackingDir backing(dir.path());
+    std::filesystem::create_directory(dir.path() + "/rig");  // a directory in the way
+    EXPECT_NE(backing.write_atomic("rig", "x"), 0);
+    EXPECT_EQ(backing.list(), (std::vector<std::string>{}));  // temp file cleaned up
+    EXPECT_THROW(BackingDir(dir.path() + "/missing"), std::system_error);
+}
+
+TEST(FallbackState, VouchesOnlyForTheTokenItWasWrittenFor) {
+    const WallTime expires = *parse_iso8601("2030-01-01T00:00:00Z");
+    const std::string state = render_state(expires, "ghs_secret");
+    EXPECT_EQ(state.find("ghs_secret"), std::string::npos);
+    EXPECT_EQ(parse_state(state, "ghs_secret"), expires);
+    EXPECT_EQ(parse_state(state, "ghs_other"), std::nullopt);
+    EXPECT_EQ(parse_state("garbage", "ghs_secret"), std::nullopt);
+    EXPECT_EQ(state_file_name("rig-a"), ".rig-a.credfs-state");
+    EXPECT_TRUE(is_state_file_name(".rig-a.credfs-state"));
+    EXPECT_FALSE(is_state_file_name("rig-a"));
+}
+
+}  // namespace
+}  // namespace credfs
