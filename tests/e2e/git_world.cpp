@@ -114,31 +114,9 @@ void GitWorld::TearDown() {
 
 void GitWorld::start_daemon(const itest::RefreshParams& refresh, const std::string& rig_host) {
     harness_.write_jwt(kJwt);
-    // The harness writes rigs without a host; the rig's line must name the
-    // git server's host:port, so this test writes the whole config itself.
-    Json::Value cfg;
-    Json::Value& source = cfg["source"];
-    source["type"] = "gastown";
-    source["api_url"] = fake_.base_url();
-    source["town_id"] = "t1";
-    source["container_token_file"] = harness_.jwt_path();
-    source["connect_timeout_s"] = 2;
-    source["request_timeout_s"] = 4;
-    Json::Value& r = cfg["refresh"];
-    r["margin_s"] = refresh.margin_s;
-    r["min_ttl_s"] = refresh.min_ttl_s;
-    r["jitter_s"] = refresh.jitter_s;
-    r["read_timeout_s"] = refresh.read_timeout_s;
-    r["backoff_initial_s"] = refresh.backoff_initial_s;
-    r["backoff_max_s"] = refresh.backoff_max_s;
-    r["assumed_ttl_s"] = refresh.assumed_ttl_s;
-    Json::Value rig;
-    rig["id"] = kRig;
-    rig["host"] = rig_host.empty() ? git_server_->host() : rig_host;
-    cfg["rigs"].append(rig);
-    cfg["log"]["level"] = "debug";
-    cfg["log"]["file"] = harness_.log_path();
-    write_file(harness_.config_path(), Json::writeString(Json::StreamWriterBuilder(), cfg) + "\n");
+    // The rig's line must name the git server's host:port.
+    harness_.write_config(fake_.base_url(), refresh,
+                          {{kRig, "", rig_host.empty() ? git_server_->host() : rig_host}});
     ASSERT_TRUE(harness_.start());
     daemon_started_ = true;
 }

@@ -258,6 +258,7 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
         Json::Value v;
         v["id"] = rig.id;
         if (!rig.file.empty()) v["file"] = rig.file;
+        if (!rig.host.empty()) v["host"] = rig.host;
         list.append(v);
     }
     cfg["log"]["level"] = "debug";
