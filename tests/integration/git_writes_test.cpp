@@ -144,14 +144,23 @@ TEST_F(GitWritesTest, RewritesSucceedWhileReadersHoldTheFileOpen) {
     EXPECT_GT(n, 0) << std::strerror(errno);
     ::close(held);
 
+    // A storm: readers opening the file while gits rename over it hundreds of
+    // times a second. With libfuse's high-level API every rename gives the
+    // name a new node, and an open that races two renames in a row gets
+    // ESTALE (docs/operations.md, "Limits"): counted, not failed. Anything
+    // else (a partial or mixed line, EPERM, EIO) fails the test.
     std::atomic<int> read_errors{0};
+    std::atomic<int> stale{0};
     std::atomic<int> git_complaints{0};
     std::vector<std::thread> threads;
     for (int r = 0; r < 4; ++r) {
         threads.emplace_back([&] {
             for (int i = 0; i < 150; ++i) {
                 const ReadResult rr = read_whole_file(harness_.file("rig-a"));
-                if (rr.error != 0 || !token_from_line(rr.data.substr(0, rr.data.find('\n') + 1))) {
+                if (rr.error == ESTALE) {
+                    ++stale;
+                } else if (rr.error != 0 ||
+                           !token_from_line(rr.data.substr(0, rr.data.find('\n') + 1))) {
                     ++read_errors;
                 }
             }
@@ -165,6 +174,8 @@ TEST_F(GitWritesTest, RewritesSucceedWhileReadersHoldTheFileOpen) {
         });
     }
     for (auto& t : threads) t.join();
+    RecordProperty("estale_opens_of_600", stale.load());
+    std::printf("storm: %d of 600 opens got ESTALE\n", stale.load());
     EXPECT_EQ(read_errors.load(), 0);
     EXPECT_EQ(git_complaints.load(), 0);
     EXPECT_EQ(names(), (std::vector<std::string>{"rig-a"}));
