@@ -54,6 +54,14 @@ ReadResult Rig::credential_for_read() {
         return c && !c->rejected && is_fresh(*c, now, refresh_);
     };
     if (servable(cred, clock_.now())) return {cred, 0};
+    if (cred && cred->ttl_at(clock_.now()) > 0 && in_backoff(clock_.now())) {
+        // The last refresh failed and its retry is not due: serve the still
+        // valid token rather than send every read to a failing upstream. An
+        // expired token never gets here, so recovery stays one read away.
+        spdlog::debug("rig {}: serving a token with {:.1f} s left while refreshes back off",
+                      config_.id, cred->ttl_at(clock_.now()));
+        return {cred, 0};
+    }
 
     const std::string before =
         cred ? fmt::format("token had {:.1f} s left", cred->ttl_at(clock_.now()))
@@ -87,6 +95,11 @@ ReadResult Rig::credential_for_read() {
     if (why.empty()) why = "no token";
     spdlog::error("rig {}: open fails with EIO: no unexpired token ({})", config_.id, why);
     return {nullptr, EIO};
+}
+
+bool Rig::in_backoff(WallTime now) const {
+    std::lock_guard lock(mu_);
+    return stats_.consecutive_failures > 0 && now < stats_.next_refresh_at;
 }
 
 std::shared_future<void> Rig::refresh_async(RefreshTrigger trigger) {

@@ -62,10 +62,12 @@ class Rig {
     CredentialPtr current() const { return current_.load(); }
 
     /// For open(): returns the current credential when it has at least
-    /// min_ttl_s left (wall time). Otherwise joins or starts the single-flight
-    /// refresh and waits for it at most read_timeout_s (monotonic); then serves
-    /// a fresh token, else a still-unexpired one with a warning, else EIO.
-    /// Never returns an expired token. Thread-safe.
+    /// min_ttl_s left (wall time) and git has not reported it rejected. A
+    /// still-unexpired token is also served at once while failed refreshes
+    /// back off. Otherwise joins or starts the single-flight refresh and waits
+    /// for it at most read_timeout_s (monotonic); then serves a fresh token,
+    /// else a still-unexpired one with a warning, else EIO. Never returns an
+    /// expired token. Thread-safe.
     ReadResult credential_for_read();
 
     /// Starts a refresh unless one is in flight; either way returns the future
@@ -104,6 +106,8 @@ class Rig {
 
   private:
     void run_refresh(RefreshTrigger trigger, std::promise<void> done);
+    /// The last refresh failed and its retry is not yet due (wall time).
+    bool in_backoff(WallTime now) const;
     /// True when the token was taken (false: not newer, counted as a failure).
     bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
     void on_failure(const std::string& why, WallTime now);

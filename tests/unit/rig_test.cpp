@@ -101,6 +101,21 @@ TEST_F(RigTest, ExpiredTokenAndFailingUpstreamGivesEio) {
     EXPECT_EQ(r.credential->token, "ghs_tok3");
 }
 
+TEST_F(RigTest, StaleReadsDoNotHammerAFailingUpstreamDuringBackoff) {
+    refresh_.backoff_initial_s = 2;
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(55);  // 5 s left: stale but valid
+    source_.fail_next(1);
+    EXPECT_EQ(rig->credential_for_read().credential->token, "ghs_tok1");
+    EXPECT_EQ(source_.calls(), 2);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(rig->credential_for_read().error, 0);
+    EXPECT_EQ(source_.calls(), 2);  // the retry is not due yet
+    clock_.advance(2);
+    EXPECT_EQ(rig->credential_for_read().credential->token, "ghs_tok3");
+    EXPECT_EQ(source_.calls(), 3);
+}
+
 TEST_F(RigTest, StillValidTokenIsServedWhenRefreshFails) {
     auto rig = make_rig();
     prime(*rig);
@@ -246,7 +261,7 @@ TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {
     ASSERT_TRUE(eventually([&] { return source_.calls() == 3 && !rig->refresh_in_flight(); }));
 }
 
-TEST_F(RigRewriteTest, UpstreamHandingBackTheRejectedTokenBacksOffAndReadsWait) {
+TEST_F(RigRewriteTest, UpstreamHandingBackTheRejectedTokenBacksOff) {
     auto rig = make_rig();
     prime(*rig);
     source_.push(Token{"ghs_tok1", rig->current()->expires_at});  // the very token git erased
@@ -257,7 +272,11 @@ TEST_F(RigRewriteTest, UpstreamHandingBackTheRejectedTokenBacksOffAndReadsWait) 
     EXPECT_NE(s.last_error.find("handed back the token git just rejected"), std::string::npos);
     EXPECT_GT(seconds_between(clock_.now(), s.next_refresh_at), 0);  // backoff, not a loop
     EXPECT_TRUE(rig->current()->rejected);
-    // A reader does not take the rejected token while a fresh one can be had.
+    // During the backoff a read gets the still-valid token at once, without
+    // another upstream call; once the retry is due, a read fetches a new one.
+    EXPECT_EQ(rig->credential_for_read().credential->token, "ghs_tok1");
+    EXPECT_EQ(source_.calls(), 2);
+    clock_.advance(seconds_between(clock_.now(), s.next_refresh_at));
     ReadResult r = rig->credential_for_read();
     ASSERT_EQ(r.error, 0);
     EXPECT_EQ(r.credential->token, "ghs_tok3");
