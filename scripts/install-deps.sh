@@ -8,6 +8,7 @@ packages=(
   libfuse3-dev fuse3
   libcurl4-openssl-dev libjsoncpp-dev libspdlog-dev
   libgtest-dev libcpp-httplib-dev libssl-dev
+  shellcheck procps
 )
 
 missing=()

@@ -193,6 +193,37 @@ test_mount_and_umount() {
   expect_contains "$out" "is not mounted; nothing to do"
 }
 
+test_umount_busy_and_foreign() {
+  local mnt=$tmp/m-busy out holder rc
+  "$scripts/gastown-creds-mount" --config "$cfg" --mountpoint "$mnt" --binary "$bin" >/dev/null 2>&1 ||
+    fail "gastown-creds-mount failed"
+  # A process whose working directory is in the mount makes it busy.
+  (cd "$mnt" && exec sleep 60) &
+  holder=$!
+  track "$holder"
+  exec 3<"$mnt/rig-a"
+  out=$("$scripts/gastown-creds-umount" --mountpoint "$mnt" 2>&1) || fail "umount of a busy mount exited $?: $out"
+  show "$out"
+  expect_contains "$out" "unmounting lazily"
+  expect_contains "$out" "lazily unmounted $mnt"
+  ! is_mounted "$mnt" || fail "$mnt still mounted"
+  ls -- "$mnt" >/dev/null || fail "ls $mnt fails"
+  grep -q '^https://x-access-token:ghs_' <&3 || fail "a file opened before the lazy unmount no longer reads"
+  exec 3<&-
+  kill "$holder"
+  wait "$holder" 2>/dev/null || true
+
+  # Never unmounts something that is not gastown-credfs.
+  if [ "$(id -u)" -eq 0 ]; then
+    mkdir "$tmp/m-tmpfs"
+    mount -t tmpfs -o size=1m none "$tmp/m-tmpfs"
+    rc=0; out=$("$scripts/gastown-creds-umount" --mountpoint "$tmp/m-tmpfs" 2>&1) || rc=$?
+    umount "$tmp/m-tmpfs"
+    [ "$rc" -eq 1 ] || fail "umount of a tmpfs exited $rc, want 1"
+    expect_contains "$out" "is a tmpfs mount, not gastown-credfs"
+  fi
+}
+
 test_mount_recovers_dead_mount() {
   local mnt=$tmp/m-dead out pid err
   mkdir -m 700 "$mnt"
@@ -267,6 +298,45 @@ test_mount_preflight_messages() {
     expect_contains "$out" "/dev/fuse is not a character device"
   fi
   ! is_mounted "$tmp/m-x" || fail "$tmp/m-x got mounted"
+}
+
+# A user other than root mounts through the setuid fusermount3. Runs in a
+# private mount namespace, with a 0666 /dev/fuse node of its own bound over
+# the real one (which may be 0600), so nothing outside the test changes.
+test_unprivileged_mount() {
+  local u=$tmp/unpriv fm out rc
+  if [ "$(id -u)" -ne 0 ]; then note "skipped: needs root to set up"; return 0; fi
+  fm=$(command -v fusermount3)
+  [ -u "$fm" ] || { note "skipped: $fm is not setuid root"; return 0; }
+  if ! command -v unshare >/dev/null || ! command -v setpriv >/dev/null; then note "skipped: no unshare/setpriv"; return 0; fi
+  chmod 711 "$tmp"
+  mkdir -p "$u/bin" "$u/dev"
+  cp "$bin" "$scripts/gastown-creds-mount" "$scripts/gastown-creds-umount" "$u/bin/"
+  cp "$tmp/jwt" "$u/jwt"
+  sed -e "s|\"$tmp/jwt\"|\"$u/jwt\"|" -e "s|\"$tmp/daemon.log\"|\"$u/daemon.log\"|" "$cfg" >"$u/config.json"
+  chown -R 65534:65534 "$u"
+  chmod 600 "$u/jwt"
+  rc=0
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  out=$(unshare --mount --propagation private -- /bin/bash -c '
+      set -euo pipefail
+      u=$1
+      mount -t tmpfs -o mode=755 none "$u/dev"
+      mknod -m 666 "$u/dev/fuse" c 10 229
+      mount --bind "$u/dev/fuse" /dev/fuse
+      as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- env HOME="$u" "$@"; }
+      as_nobody "$u/bin/gastown-creds-mount" --config "$u/config.json" --mountpoint "$u/m" --binary "$u/bin/gastown-credfs"
+      grep " $u/m " /proc/self/mountinfo | grep -q "fuse.credfs .*user_id=65534" || { echo "not mounted by uid 65534"; exit 1; }
+      printf "protocol=https\nhost=github.com\n\n" | as_nobody git credential-store --file="$u/m/rig-a" get | grep -q "^password=ghs_" ||
+        { echo "no token for nobody"; exit 1; }
+      # allow_other is off: not even root may open the files.
+      if cat "$u/m/rig-a" >/dev/null 2>&1; then echo "root could read the mount"; exit 1; fi
+      as_nobody "$u/bin/gastown-creds-umount" --mountpoint "$u/m"
+    ' _ "$u" 2>&1) || rc=$?
+  show "$out"
+  [ "$rc" -eq 0 ] || fail "unprivileged mount failed (status $rc)"
+  expect_contains "$out" "mounted $u/m"
+  expect_contains "$out" "unmounted $u/m"
 }
 
 test_supervise_crash_recovery() {
@@ -434,8 +504,15 @@ test_git_setup() {
   [ "$rc" -eq 2 ] || fail "RIG a/b: exit $rc, want 2"
   rc=0; "$scripts/gastown-creds-git-setup" rig-a "$tmp/creds" 2>/dev/null || rc=$?
   [ "$rc" -eq 1 ] || fail "REPO that is not a repository: exit $rc, want 1"
-  rc=0; GASTOWN_CREDS_MOUNTPOINT="$tmp/with space" "$scripts/gastown-creds-git-setup" rig-a 2>/dev/null || rc=$?
-  [ "$rc" -eq 1 ] || fail "a mountpoint with a space: exit $rc, want 1"
+
+  # A mountpoint with a space and a quote: the helper command is quoted for git's shell.
+  local odd="$tmp/it's a dir"
+  mkdir -p "$odd"
+  echo "https://x-access-token:ghs_oddDDDDDDDDDDD@github.com" >"$odd/rig-a"
+  GASTOWN_CREDS_MOUNTPOINT=$odd "$scripts/gastown-creds-git-setup" rig-a "$tmp/repo-clean" >/dev/null 2>&1 ||
+    fail "git-setup with a mountpoint holding a space and a quote failed"
+  [ "$(cd "$tmp/repo-clean" && fill)" = ghs_oddDDDDDDDDDDD ] ||
+    fail "git does not read the rig file under '$odd': helper is $(git -C "$tmp/repo-clean" config --get-all "$key" | tail -n 1)"
 }
 
 agent_of() { ps -o pid=,comm= --ppid "$1" | awk '$2 == "sleep" { print $1 }'; }
@@ -475,9 +552,11 @@ tests=(
   test_help
   test_shellcheck
   test_mount_and_umount
+  test_umount_busy_and_foreign
   test_mount_recovers_dead_mount
   test_mount_refused_leaves_static_files
   test_mount_preflight_messages
+  test_unprivileged_mount
   test_supervise_crash_recovery
   test_supervise_sigint_and_outside_unmount
   test_supervise_backoff
