@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -18,6 +19,7 @@
 #include "credfs/fuse_adapter.hpp"
 #include "credfs/log.hpp"
 #include "credfs/refresh_scheduler.hpp"
+#include "credfs/reloader.hpp"
 #include "credfs/rig_registry.hpp"
 
 namespace credfs {
@@ -87,15 +89,29 @@ void detach_stdio() {
     if (null_fd > STDERR_FILENO) ::close(null_fd);
 }
 
+bool every_rig_has_a_token(const RigRegistry& registry) {
+    const auto set = registry.rigs();
+    return std::all_of(set->rigs.begin(), set->rigs.end(),
+                       [](const RigPtr& rig) { return rig->current() != nullptr; });
+}
+
 /// Polls the mountpoint from a plain thread (never a loop thread: that would
-/// deadlock) until the kernel routes it to this daemon (its device changes),
-/// then reports readiness and, for a detached daemon, lets go of the terminal.
+/// deadlock) until the kernel routes it to this daemon (its device changes)
+/// and every rig has a token (or read_timeout_s has passed: the upstream may
+/// be down, and reads will say so), then reports readiness and, for a
+/// detached daemon, lets go of the terminal.
 void announce_when_serving(const std::string& mountpoint, dev_t before, bool detach,
+                           const RigRegistry& registry, double token_wait_s,
                            const std::atomic<bool>& stopping, ReadinessPipe& ready) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::seconds(30);
+    const auto token_deadline = start + std::chrono::duration<double>(token_wait_s);
     struct stat st {};
+    bool mounted = false;
     while (!stopping && std::chrono::steady_clock::now() < deadline) {
-        if (::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != before) {
+        mounted = mounted || (::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != before);
+        if (mounted && (every_rig_has_a_token(registry) ||
+                        std::chrono::steady_clock::now() >= token_deadline)) {
             spdlog::info("serving at {}", mountpoint);
             ready.report(0);
             if (detach) detach_stdio();
@@ -134,7 +150,8 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     struct stat before {};
     ::stat(options.mountpoint.c_str(), &before);
     SystemClock clock;
-    auto source = make_token_source(config.source, clock);
+    const auto shared_config = std::make_shared<const Config>(config);
+    std::shared_ptr<TokenSource> source = make_token_source(config.source, clock);
     RefreshScheduler scheduler(clock);
     // Opened before mounting: the mount hides this directory from everyone
     // else, and the daemon keeps writing the static fallback files into it.
@@ -145,8 +162,9 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
         spdlog::error("{}", e.what());
         return 1;
     }
-    RigRegistry registry(config, *source, clock, default_random(), scheduler.notifier(),
+    RigRegistry registry(shared_config, source, clock, default_random(), scheduler.notifier(),
                          backing.get());
+    Reloader reloader(options.config_path, clock, registry, shared_config, source);
     Filesystem filesystem(registry, clock, ::getuid(), ::getgid(), ScratchLimits{}, backing.get());
 
     FuseArgs args;
@@ -163,12 +181,14 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     }
     fuse_session* se = fuse_get_session(f);
     fuse_set_signal_handlers(se);
-    spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs().size(), options.mountpoint,
-                 source->type_name());
+    reloader.start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
+    spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs()->rigs.size(),
+                 options.mountpoint, source->type_name());
     scheduler.start(registry);
     std::atomic<bool> stopping{false};
     std::thread announcer(announce_when_serving, options.mountpoint, before.st_dev,
-                          !options.foreground, std::cref(stopping), std::ref(ready));
+                          !options.foreground, std::cref(registry), config.refresh.read_timeout_s,
+                          std::cref(stopping), std::ref(ready));
 
     fuse_loop_config* loop_config = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(loop_config, 0);
@@ -181,6 +201,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
 
     stopping = true;
     announcer.join();
+    reloader.stop();
     scheduler.stop();
     fuse_remove_signal_handlers(se);
     fuse_unmount(f);

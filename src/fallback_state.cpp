@@ -45,8 +45,9 @@ std::string token_fingerprint(std::string_view token) {
 }
 
 std::string render_state(WallTime expires_at, std::string_view token) {
-    return "expires_at=" + format_iso8601(expires_at) +
-           "\nfingerprint=" + token_fingerprint(token) + "\n";
+    const std::string expiry =
+        expires_at == WallTime::max() ? std::string("never") : format_iso8601(expires_at);
+    return "expires_at=" + expiry + "\nfingerprint=" + token_fingerprint(token) + "\n";
 }
 
 std::optional<WallTime> parse_state(std::string_view content, std::string_view token) {

@@ -17,7 +17,6 @@ namespace credfs {
 Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
                        const ScratchLimits& limits, const BackingDir* backing)
     : registry_(registry),
-      clock_(clock),
       uid_(uid),
       gid_(gid),
       mounted_at_(clock.now()),
@@ -25,8 +24,14 @@ Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t ui
       backing_(backing) {}
 
 bool Filesystem::is_passthrough(std::string_view name) const {
-    return backing_ != nullptr && !name.empty() && registry_.find(name) == nullptr &&
-           !is_state_file_name(name) && !BackingDir::is_temp_name(name);
+    if (backing_ == nullptr || name.empty() || registry_.find(name) != nullptr ||
+        is_state_file_name(name) || BackingDir::is_temp_name(name)) {
+        return false;
+    }
+    // A static file with a state file beside it is a rig's (perhaps one the
+    // config no longer lists): not shown, so removed rigs disappear.
+    struct stat st {};
+    return backing_->stat(state_file_name(std::string(name)), st) != 0;
 }
 
 int Filesystem::passthrough_attr(const std::string& name, NodeAttr& out) const {
@@ -51,7 +56,7 @@ std::string_view Filesystem::name_of(std::string_view path) {
     return name;
 }
 
-Rig* Filesystem::rig_at(std::string_view path) const {
+RigPtr Filesystem::rig_at(std::string_view path) const {
     const std::string_view name = name_of(path);
     return name.empty() ? nullptr : registry_.find(name);
 }
@@ -78,7 +83,7 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
         out.mtime = open->credential->fetched_at;
         return 0;
     }
-    if (const Rig* rig = rig_at(path)) {
+    if (const RigPtr rig = rig_at(path)) {
         const CredentialPtr cred = open != nullptr ? open->credential : rig->current();
         if (cred) {
             out.size = static_cast<off_t>(cred->content.size());
@@ -98,8 +103,9 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
 
 std::vector<std::string> Filesystem::list() const {
     std::vector<std::string> names;
-    names.reserve(registry_.rigs().size());
-    for (const auto& rig : registry_.rigs()) names.push_back(rig->config().file);
+    const auto set = registry_.rigs();
+    names.reserve(set->rigs.size());
+    for (const auto& rig : set->rigs) names.push_back(rig->config().file);
     std::vector<std::string> scratch = scratch_.list();
     if (backing_ != nullptr) {
         for (auto& name : backing_->list()) {
@@ -114,7 +120,7 @@ std::vector<std::string> Filesystem::list() const {
 
 int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>& out) {
     if (path == "/") return -EISDIR;
-    if (Rig* rig = rig_at(path)) {
+    if (const RigPtr rig = rig_at(path)) {
         if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EACCES;
         ReadResult result = rig->credential_for_read();
         if (result.error != 0) return -result.error;
@@ -219,7 +225,7 @@ int Filesystem::rename(std::string_view from, std::string_view to, bool no_repla
     if (from_name.empty() || to_name.empty()) return -EINVAL;
     if (to_name.size() > NAME_MAX) return -ENAMETOOLONG;
     if (rig_at(from) != nullptr) return -EPERM;
-    Rig* target = rig_at(to);
+    const RigPtr target = rig_at(to);
     if (no_replace && (target != nullptr || scratch_.stat(std::string(to_name)))) return -EEXIST;
     if (target == nullptr) {
         const int rc = scratch_.rename(std::string(from_name), std::string(to_name));

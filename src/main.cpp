@@ -26,6 +26,9 @@ Options:
   -h, --help          Show this help and exit.
   -V, --version       Show the version and exit.
 
+Signals: SIGTERM/SIGINT unmount cleanly; SIGHUP re-reads the config (a bad
+one is refused with a log line and the running one stays).
+
 Exit status: 0 on a clean unmount (or, without -f, once serving), 1 when
 mounting or serving fails, 2 for a bad command line or config.
 
@@ -70,6 +73,11 @@ int main(int argc, char** argv) {
         }
     }
     if (config_path.empty()) return usage_error("--config FILE is required");
+    {
+        char* resolved_config = ::realpath(config_path.c_str(), nullptr);
+        options.config_path = resolved_config != nullptr ? resolved_config : config_path;
+        std::free(resolved_config);
+    }
     if (optind + 1 != argc) return usage_error("expected exactly one MOUNTPOINT");
     char* resolved = ::realpath(argv[optind], nullptr);
     options.mountpoint = resolved != nullptr ? resolved : argv[optind];

@@ -38,10 +38,11 @@ void RefreshScheduler::stop() {
 }
 
 WallTime RefreshScheduler::run_due(const RigRegistry& registry, WallTime now) const {
+    const auto set = registry.rigs();
     size_t running = 0;
-    for (const auto& rig : registry.rigs()) running += rig->refresh_in_flight() ? 1 : 0;
+    for (const auto& rig : set->rigs) running += rig->refresh_in_flight() ? 1 : 0;
     WallTime next = WallTime::max();
-    for (const auto& rig : registry.rigs()) {
+    for (const auto& rig : set->rigs) {
         if (rig->refresh_in_flight()) continue;  // its completion wakes us
         const WallTime due = rig->next_refresh_at();
         if (due > now) {

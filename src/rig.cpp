@@ -97,6 +97,12 @@ ReadResult Rig::credential_for_read() {
     return {nullptr, EIO};
 }
 
+void Rig::retire() {
+    std::unique_lock lock(mu_);
+    retired_ = true;
+    idle_.wait(lock, [this] { return !in_flight_ && writers_ == 0; });
+}
+
 bool Rig::in_backoff(WallTime now) const {
     std::lock_guard lock(mu_);
     return stats_.consecutive_failures > 0 && now < stats_.next_refresh_at;
@@ -105,6 +111,11 @@ bool Rig::in_backoff(WallTime now) const {
 std::shared_future<void> Rig::refresh_async(RefreshTrigger trigger) {
     std::lock_guard lock(mu_);
     if (in_flight_) return flight_;
+    if (retired_) {
+        std::promise<void> nothing;
+        nothing.set_value();
+        return nothing.get_future().share();
+    }
     std::promise<void> done;
     std::shared_future<void> flight = done.get_future().share();
     // Start the thread before marking the flight: if it cannot start
@@ -293,11 +304,8 @@ void Rig::write_through() {
     std::lock_guard serial(write_through_mu_);
     const CredentialPtr cred = current();
     if (!cred) return;
-    int err = 0;
-    if (!cred->never_expires()) {
-        err = backing_->write_atomic(state_file_name(config_.file),
+    int err = backing_->write_atomic(state_file_name(config_.file),
                                      render_state(cred->expires_at, cred->token));
-    }
     if (err == 0) err = backing_->write_atomic(config_.file, cred->content);
     const std::string why = err == 0 ? "" : std::error_code(err, std::generic_category()).message();
     bool changed = false;

@@ -1,23 +1,76 @@
 #include "credfs/rig_registry.hpp"
 
+#include <algorithm>
+
 namespace credfs {
+
+namespace {
+
+// What each rig refers to: kept alive by the rigs themselves.
+struct Owner {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<TokenSource> source;
+};
+
+}  // namespace
+
+RigRegistry::RigRegistry(std::shared_ptr<const Config> config, std::shared_ptr<TokenSource> source,
+                         const Clock& clock, RandomUnit random, std::function<void()> on_refreshed,
+                         const BackingDir* backing)
+    : clock_(clock),
+      random_(std::move(random)),
+      on_refreshed_(std::move(on_refreshed)),
+      backing_(backing) {
+    current_.store(build(config, source));
+}
 
 RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
                          const RandomUnit& random, const std::function<void()>& on_refreshed,
-                         const BackingDir* backing) {
-    rigs_.reserve(config.rigs.size());
-    for (const auto& rig_config : config.rigs) {
-        rigs_.push_back(
-            std::make_unique<Rig>(rig_config, source, config.refresh, clock, random, on_refreshed));
-        by_file_.emplace(rig_config.file, rigs_.back().get());
-        rigs_.back()->set_backing(backing);
-        rigs_.back()->seed_from_backing();
+                         const BackingDir* backing)
+    : RigRegistry(std::shared_ptr<const Config>(&config, [](const Config*) {}),
+                  std::shared_ptr<TokenSource>(&source, [](TokenSource*) {}), clock, random,
+                  on_refreshed, backing) {}
+
+std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Config>& config,
+                                                 const std::shared_ptr<TokenSource>& source) const {
+    auto owner = std::make_shared<const Owner>(Owner{config, source});
+    auto set = std::make_shared<RigSet>();
+    set->rigs.reserve(config->rigs.size());
+    for (const auto& rig_config : config->rigs) {
+        auto rig = std::make_shared<Rig>(rig_config, *source, config->refresh, clock_, random_,
+                                         on_refreshed_);
+        rig->keep_alive(owner);
+        rig->set_backing(backing_);
+        rig->seed_from_backing();
+        set->by_file.emplace(rig_config.file, rig);
+        set->rigs.push_back(std::move(rig));
     }
+    return set;
 }
 
-Rig* RigRegistry::find(std::string_view file_name) const {
-    const auto it = by_file_.find(std::string(file_name));
-    return it == by_file_.end() ? nullptr : it->second;
+RigPtr RigRegistry::find(std::string_view file_name) const {
+    const auto set = current_.load();
+    const auto it = set->by_file.find(std::string(file_name));
+    return it == set->by_file.end() ? nullptr : it->second;
+}
+
+ReloadSummary RigRegistry::reload(std::shared_ptr<const Config> config,
+                                  std::shared_ptr<TokenSource> source) {
+    const auto old = current_.load();
+    for (const auto& rig : old->rigs) rig->retire();
+    auto next = build(config, source);
+    ReloadSummary summary;
+    for (const auto& rig : next->rigs) {
+        const std::string& file = rig->config().file;
+        (old->by_file.contains(file) ? summary.kept : summary.added).push_back(file);
+    }
+    for (const auto& rig : old->rigs) {
+        if (!next->by_file.contains(rig->config().file))
+            summary.removed.push_back(rig->config().file);
+    }
+    current_.store(std::move(next));
+    if (on_refreshed_) on_refreshed_();  // the scheduler looks at the new rigs now
+    return summary;
 }
 
 }  // namespace credfs

@@ -25,6 +25,8 @@ struct SourceConfig {
 
     // type == Static
     std::string token_file;  ///< A long-lived PAT, served as is.
+
+    bool operator==(const SourceConfig&) const = default;
 };
 
 /// Freshness tuning. Every value is in seconds and may be fractional.

@@ -21,7 +21,9 @@ bool is_state_file_name(std::string_view name);
 /// revealing it.
 std::string token_fingerprint(std::string_view token);
 
-/// "expires_at=<ISO-8601>\nfingerprint=<hex>\n".
+/// "expires_at=<ISO-8601 or never>\nfingerprint=<hex>\n". A file with a
+/// state file beside it was written by the daemon: it is a rig's, not an
+/// unmanaged file, even after its rig is removed from the config.
 std::string render_state(WallTime expires_at, std::string_view token);
 
 /// The expiry recorded in `content` when its fingerprint is `token`'s;

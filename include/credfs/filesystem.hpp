@@ -92,7 +92,7 @@ class Filesystem {
   private:
     /// The name in "/<name>", or empty for "/" and nested paths.
     static std::string_view name_of(std::string_view path);
-    Rig* rig_at(std::string_view path) const;
+    RigPtr rig_at(std::string_view path) const;
     /// A backing-directory file shown through the mount: not a rig's, not the
     /// daemon's own (state and temp files).
     bool is_passthrough(std::string_view name) const;
@@ -100,7 +100,6 @@ class Filesystem {
     int open_passthrough(const std::string& name, int flags, std::unique_ptr<OpenFile>& out) const;
 
     const RigRegistry& registry_;
-    const Clock& clock_;
     const uid_t uid_;
     const gid_t gid_;
     const WallTime mounted_at_;

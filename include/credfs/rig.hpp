@@ -104,6 +104,15 @@ class Rig {
     /// left (wall time). Call before the first refresh.
     void seed_from_backing();
 
+    /// Takes the rig out of service for a config reload: no refresh starts
+    /// after this, and it returns once none runs or writes (bounded by the
+    /// source's timeouts). Reads of its current token keep working.
+    void retire();
+
+    /// Keeps `owner` (the config and source this Rig refers to) alive as long
+    /// as the Rig.
+    void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
+
   private:
     void run_refresh(RefreshTrigger trigger, std::promise<void> done);
     /// The last refresh failed and its retry is not yet due (wall time).
@@ -139,6 +148,8 @@ class Rig {
     std::vector<std::string> kept_lines_;  // other hosts' lines git stored in the file
     std::optional<WallTime> last_rejection_refresh_;
     const BackingDir* backing_ = nullptr;
+    bool retired_ = false;
+    std::shared_ptr<const void> owner_;
     std::mutex write_through_mu_;  // one write-through at a time, newest content
 };
 

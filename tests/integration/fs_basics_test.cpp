@@ -83,14 +83,15 @@ TEST_F(FsBasicsTest, RootListsExactlyTheRigFiles) {
 TEST_F(FsBasicsTest, RigFilesArePrivateRegularFilesSizedToTheirContent) {
     for (const std::string name : {"rig-a", "b.cred"}) {
         SCOPED_TRACE(name);
+        // Read first: before the first token arrives the file is empty.
+        const ReadResult r = read_whole_file(harness_.file(name));
+        ASSERT_EQ(r.error, 0) << std::strerror(r.error);
         struct stat st {};
         ASSERT_EQ(::stat(harness_.file(name).c_str(), &st), 0) << std::strerror(errno);
         EXPECT_TRUE(S_ISREG(st.st_mode));
         EXPECT_EQ(st.st_mode & 07777, 0600u);
         EXPECT_EQ(st.st_uid, ::getuid());
         EXPECT_EQ(st.st_gid, ::getgid());
-        const ReadResult r = read_whole_file(harness_.file(name));
-        ASSERT_EQ(r.error, 0) << std::strerror(r.error);
         EXPECT_EQ(static_cast<std::size_t>(st.st_size), r.data.size());
         const auto token = token_from_line(r.data);
         ASSERT_TRUE(token.has_value()) << "not one credential line: " << r.data.size() << " bytes";

@@ -29,7 +29,7 @@ struct StopOnExit {
 };
 
 bool all_idle(const RigRegistry& reg) {
-    for (const auto& r : reg.rigs()) {
+    for (const auto& r : reg.rigs()->rigs) {
         if (r->refresh_in_flight()) return false;
     }
     return true;
@@ -78,10 +78,10 @@ TEST(RefreshScheduler, RenewsEveryTokenBeforeExpiryWithNoReads) {
     scheduler.start(registry);
     StopOnExit guard{scheduler};  // before the registry goes, even when an ASSERT returns
     ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
-    const WallTime first_expiry = registry.rigs()[0]->current()->expires_at;
+    const WallTime first_expiry = registry.rigs()->rigs[0]->current()->expires_at;
     clock.advance(40.5);  // past the refresh time (expiry - 20 s), before expiry
     ASSERT_TRUE(eventually([&] { return source.calls() == 6 && all_idle(registry); }));
-    for (const auto& rig : registry.rigs()) {
+    for (const auto& rig : registry.rigs()->rigs) {
         EXPECT_GT(rig->current()->expires_at, first_expiry);
         EXPECT_LT(rig->stats().last_refresh_at, first_expiry);
     }
@@ -99,7 +99,7 @@ TEST(RefreshScheduler, WakingPastExpiryRefreshesPromptly) {
     ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
     clock.advance(3600);  // the container was suspended for an hour
     ASSERT_TRUE(eventually([&] { return source.calls() == 6 && all_idle(registry); }));
-    for (const auto& rig : registry.rigs()) EXPECT_GT(rig->current()->ttl_at(clock.now()), 0);
+    for (const auto& rig : registry.rigs()->rigs) EXPECT_GT(rig->current()->ttl_at(clock.now()), 0);
 }
 
 }  // namespace
