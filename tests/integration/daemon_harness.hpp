@@ -35,7 +35,7 @@ struct RefreshParams {
 
 struct RigSpec {
     std::string id;
-    std::string file;  ///< Empty: the daemon names the file after the id.
+    std::string file;    ///< Empty: the daemon names the file after the id.
     std::string host{};  ///< Empty: the daemon's default (github.com).
 };
 
