@@ -103,7 +103,7 @@ void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::stri
                    SourceConfig& out) {
     check_keys(src, "source",
                {"type", "api_url", "town_id", "container_token_file", "container_token_env",
-                "connect_timeout_s", "request_timeout_s"});
+                "connect_timeout_s", "request_timeout_s", "ca_bundle"});
     out.api_url = with_fallback(src, "api_url", "GASTOWN_API_URL", env);
     while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
     if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
@@ -122,6 +122,8 @@ void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::stri
     if (out.container_token_env.empty()) fail("source.container_token_env", "must not be empty");
     seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
     seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
+    out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
+    if (!out.ca_bundle.empty()) check_secret_file(out.ca_bundle, "source.ca_bundle");
     at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
     at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
     if (!out.container_token_file.empty()) {

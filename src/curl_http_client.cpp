@@ -54,6 +54,9 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "gastown-credfs/" CREDFS_VERSION);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!request.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, request.ca_bundle.c_str());
     const CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
         const std::string why =

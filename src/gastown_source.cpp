@@ -1,6 +1,8 @@
 #include "credfs/gastown_source.hpp"
 
 #include <json/json.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -138,33 +140,82 @@ std::string GastownSource::container_token(const std::string& rig_id) const {
     return jwt;
 }
 
-Token GastownSource::fetch(const RigConfig& rig) {
+HttpResponse GastownSource::post_once(const RigConfig& rig, const std::string& jwt) const {
     HttpRequest req;
     req.url = refresh_url(rig.id);
-    const std::string jwt = container_token(rig.id);
     req.headers = {"Authorization: Bearer " + jwt, "Accept: application/json",
                    "Content-Type: application/json"};
     req.body = "{}";
     req.connect_timeout_s = config_.connect_timeout_s;
     req.timeout_s = config_.request_timeout_s;
-    HttpResponse resp;
+    req.ca_bundle = config_.ca_bundle;
     try {
-        resp = http_.post(req);
+        return http_.post(req);
     } catch (const HttpError& e) {
         throw SourceError("rig " + rig.id + ": " + e.what());
     }
+}
+
+void GastownSource::warn_if_expired(const std::string& jwt, const std::string& rig_id) const {
+    const auto exp = jwt_expiry(jwt);
+    if (!exp || *exp > clock_.now()) return;
+    spdlog::warn(
+        "rig {}: the container token expired {:.0f} s ago ({}): the control plane will "
+        "refuse it; check the process that renews it",
+        rig_id, seconds_between(*exp, clock_.now()),
+        config_.container_token_file.empty() ? "$" + config_.container_token_env
+                                             : config_.container_token_file);
+}
+
+Token GastownSource::fetch(const RigConfig& rig) {
+    std::string jwt = container_token(rig.id);
+    warn_if_expired(jwt, rig.id);
+    HttpResponse resp = post_once(rig, jwt);
+    if (resp.status == 401) {
+        // Another process may have renewed the container token since we read
+        // it: read it again and retry once before reporting.
+        jwt = container_token(rig.id);
+        resp = post_once(rig, jwt);
+    }
+    const std::string url = refresh_url(rig.id);
     if (resp.status < 200 || resp.status > 299) {
         throw SourceError("rig " + rig.id + ": HTTP " + std::to_string(resp.status) + " from " +
-                              req.url + upstream_message(resp.body, jwt),
+                              url + upstream_message(resp.body, jwt),
                           resp.status);
     }
     try {
         return parse_gastown_response(resp.body, clock_.now());
     } catch (const SourceError& e) {
         throw SourceError("rig " + rig.id + ": HTTP " + std::to_string(resp.status) + " from " +
-                              req.url + ": " + e.what(),
+                              url + ": " + e.what(),
                           resp.status);
     }
+}
+
+std::optional<WallTime> jwt_expiry(std::string_view jwt) {
+    const size_t first = jwt.find('.');
+    const size_t second = first == std::string_view::npos ? first : jwt.find('.', first + 1);
+    if (second == std::string_view::npos) return std::nullopt;
+    // base64url without padding -> base64 with padding, for OpenSSL's decoder.
+    std::string b64(jwt.substr(first + 1, second - first - 1));
+    for (char& c : b64) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (b64.size() % 4 != 0) b64.push_back('=');
+    std::string payload(b64.size(), '\0');
+    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(payload.data()),
+                                  reinterpret_cast<const unsigned char*>(b64.data()),
+                                  static_cast<int>(b64.size()));
+    if (n < 0) return std::nullopt;
+    payload.resize(static_cast<size_t>(n));
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    if (!reader->parse(payload.data(), payload.data() + payload.size(), &root, nullptr) ||
+        !root.isObject() || !root["exp"].isNumeric()) {
+        return std::nullopt;
+    }
+    const double exp = root["exp"].asDouble();
+    if (!std::isfinite(exp) || exp <= 0 || exp > 6e9) return std::nullopt;
+    return WallTime{} + to_wall_duration(exp);
 }
 
 }  // namespace credfs

@@ -22,6 +22,7 @@ struct SourceConfig {
     std::string container_token_env = "GASTOWN_CONTAINER_TOKEN";
     double connect_timeout_s = 5;  ///< TCP+TLS connect bound, seconds.
     double request_timeout_s = 8;  ///< Whole-request bound, seconds.
+    std::string ca_bundle;         ///< PEM CAs for TLS to api_url; empty: the system's.
 
     // type == Static
     std::string token_file;  ///< A long-lived PAT, served as is.

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "credfs/clock.hpp"
 #include "credfs/config.hpp"
@@ -22,14 +24,21 @@ namespace credfs {
 /// control bytes), an unparsable expiry, or an expiry at or before `now`.
 Token parse_gastown_response(const std::string& body, WallTime now);
 
+/// The `exp` claim of a JWT (decoded, not verified: the daemon only warns
+/// with it), as wall time; std::nullopt when absent or malformed.
+std::optional<WallTime> jwt_expiry(std::string_view jwt);
+
 class GastownSource final : public TokenSource {
   public:
     /// `http` must outlive the source.
     GastownSource(SourceConfig config, HttpClient& http, const Clock& clock);
 
     /// One POST per call. The container JWT is re-read from its file (or the
-    /// environment) on every call, since another process renews it.
-    /// Throws SourceError naming the rig and the HTTP status or transport error.
+    /// environment) on every call, since another process renews it; a 401
+    /// re-reads it once more and retries before reporting. An expired JWT
+    /// (its `exp`, decoded) is logged as a warning. TLS is verified (the
+    /// system's CAs, or source.ca_bundle). Throws SourceError naming the rig
+    /// and the HTTP status or transport error.
     Token fetch(const RigConfig& rig) override;
     std::string type_name() const override { return "gastown"; }
 
@@ -38,6 +47,8 @@ class GastownSource final : public TokenSource {
 
   private:
     std::string container_token(const std::string& rig_id) const;
+    HttpResponse post_once(const RigConfig& rig, const std::string& jwt) const;
+    void warn_if_expired(const std::string& jwt, const std::string& rig_id) const;
 
     SourceConfig config_;
     HttpClient& http_;

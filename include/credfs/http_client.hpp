@@ -14,6 +14,7 @@ struct HttpRequest {
     std::string body;
     double connect_timeout_s = 5;  ///< Bound on connecting (TCP + TLS), seconds.
     double timeout_s = 10;         ///< Bound on the whole request, seconds.
+    std::string ca_bundle;         ///< PEM file of trusted CAs; empty: the system's.
 };
 
 struct HttpResponse {

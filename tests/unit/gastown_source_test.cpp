@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 
 #include "credfs/gastown_source.hpp"
@@ -78,9 +80,17 @@ class FakeHttp final : public HttpClient {
     HttpResponse post(const HttpRequest& request) override {
         std::lock_guard lock(mu);
         requests.push_back(request);
+        if (on_post) on_post(static_cast<int>(requests.size()));
         if (transport_error) throw HttpError("POST " + request.url + ": Connection refused");
+        if (!queued.empty()) {
+            HttpResponse next = queued.front();
+            queued.pop_front();
+            return next;
+        }
         return response;
     }
+    std::function<void(int)> on_post;  // called with the request's number
+    std::deque<HttpResponse> queued;   // answered first, in order
     std::mutex mu;
     std::vector<HttpRequest> requests;
     HttpResponse response{200, R"({"token": "ghs_new", "expires_at": "2099-01-01T00:00:00Z"})"};
@@ -195,6 +205,48 @@ TEST_F(GastownSourceTest, AnEchoedContainerTokenIsRedactedEvenWhenOpaque) {
         EXPECT_EQ(what.find("opaqueSECRET"), std::string::npos) << what;
         EXPECT_NE(what.find("bad token [REDACTED] for this town"), std::string::npos) << what;
     }
+}
+
+TEST_F(GastownSourceTest, A401RereadsTheContainerTokenAndRetriesOnce) {
+    http_.queued = {{401, R"({"error": "jwt expired"})"}};
+    http_.on_post = [&](int n) {
+        if (n == 1) write_jwt("eyJrenewed.c.d");  // another process renews it meanwhile
+    };
+    GastownSource source(config_, http_, clock_);
+    EXPECT_EQ(source.fetch(rig_).value, "ghs_new");
+    ASSERT_EQ(http_.requests.size(), 2u);
+    EXPECT_NE(std::find(http_.requests[1].headers.begin(), http_.requests[1].headers.end(),
+                        "Authorization: Bearer eyJrenewed.c.d"),
+              http_.requests[1].headers.end());
+}
+
+TEST_F(GastownSourceTest, ASecond401IsReported) {
+    http_.response = {401, R"({"error": "bad token"})"};
+    GastownSource source(config_, http_, clock_);
+    try {
+        source.fetch(rig_);
+        FAIL() << "no error";
+    } catch (const SourceError& e) {
+        EXPECT_EQ(e.http_status(), 401);
+    }
+    EXPECT_EQ(http_.requests.size(), 2u);  // one retry, not a loop
+}
+
+TEST_F(GastownSourceTest, TheCaBundleReachesTheRequest) {
+    config_.ca_bundle = "/etc/ssl/custom.pem";
+    GastownSource source(config_, http_, clock_);
+    source.fetch(rig_);
+    EXPECT_EQ(http_.requests[0].ca_bundle, "/etc/ssl/custom.pem");
+}
+
+TEST(JwtExpiry, DecodesTheExpClaimWithoutVerifying) {
+    // {"alg":"none"} . {"sub":"c","exp":1700000000} . sig (base64url, no padding)
+    const auto exp = jwt_expiry("eyJhbGciOiJub25lIn0.eyJzdWIiOiJjIiwiZXhwIjoxNzAwMDAwMDAwfQ.c2ln");
+    ASSERT_TRUE(exp);
+    EXPECT_EQ(format_iso8601(*exp), "2023-11-14T22:13:20.000Z");
+    EXPECT_FALSE(jwt_expiry("not-a-jwt"));
+    EXPECT_FALSE(jwt_expiry("a.!!!.c"));
+    EXPECT_FALSE(jwt_expiry("eyJhbGciOiJub25lIn0.eyJzdWIiOiJjIn0.c2ln"));  // no exp
 }
 
 }  // namespace
