@@ -134,6 +134,29 @@ void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::stri
     }
 }
 
+void parse_exec(const Json::Value& src, const std::string& base_dir, SourceConfig& out) {
+    check_keys(src, "source", {"type", "command", "timeout_s"});
+    const Json::Value& cmd = src["command"];
+    if (!cmd.isArray() || cmd.empty()) {
+        fail("source.command", "must be a non-empty list: [\"/path/prog\", \"arg\", ...]");
+    }
+    for (Json::ArrayIndex i = 0; i < cmd.size(); ++i) {
+        const std::string key = "source.command[" + std::to_string(i) + "]";
+        if (!cmd[i].isString() || cmd[i].asString().empty())
+            fail(key, "must be a non-empty string");
+        out.command.push_back(cmd[i].asString());
+    }
+    if (out.command[0].find('/') != std::string::npos) {
+        out.command[0] = resolve(out.command[0], base_dir);
+        if (::access(out.command[0].c_str(), X_OK) != 0 ||
+            std::filesystem::is_directory(out.command[0])) {
+            fail("source.command[0]", "\"" + out.command[0] + "\" is not an executable file");
+        }
+    }
+    seconds_at(src, "timeout_s", "source.timeout_s", out.exec_timeout_s);
+    at_least_a_millisecond(out.exec_timeout_s, "source.timeout_s");
+}
+
 SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
                           const std::string& base_dir) {
     const Json::Value& src = object_at(root, "source", "source");
@@ -150,10 +173,14 @@ SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
         if (out.token_file.empty()) fail("source.token_file", "missing");
         out.token_file = resolve(out.token_file, base_dir);
         check_secret_file(out.token_file, "source.token_file");
+    } else if (type == "exec") {
+        out.type = SourceConfig::Type::Exec;
+        parse_exec(src, base_dir, out);
     } else if (type.empty()) {
-        fail("source.type", "missing (expected \"gastown\" or \"static\")");
+        fail("source.type", "missing (expected \"gastown\", \"static\" or \"exec\")");
     } else {
-        fail("source.type", "unknown source type \"" + type + "\" (expected gastown or static)");
+        fail("source.type",
+             "unknown source type \"" + type + "\" (expected gastown, static or exec)");
     }
     return out;
 }

@@ -1,5 +1,6 @@
 #include "credfs/token_source.hpp"
 
+#include "credfs/exec_source.hpp"
 #include "credfs/gastown_source.hpp"
 #include "credfs/static_source.hpp"
 
@@ -26,6 +27,8 @@ std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const
     switch (config.type) {
         case SourceConfig::Type::Static:
             return std::make_unique<StaticSource>(config.token_file);
+        case SourceConfig::Type::Exec:
+            return std::make_unique<ExecSource>(config.command, config.exec_timeout_s, clock);
         case SourceConfig::Type::Gastown:
             break;
     }

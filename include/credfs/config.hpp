@@ -12,7 +12,7 @@ namespace credfs {
 
 /// Where installation tokens come from.
 struct SourceConfig {
-    enum class Type { Gastown, Static };
+    enum class Type { Gastown, Static, Exec };
     Type type = Type::Gastown;
 
     // type == Gastown
@@ -26,6 +26,10 @@ struct SourceConfig {
 
     // type == Static
     std::string token_file;  ///< A long-lived PAT, served as is.
+
+    // type == Exec
+    std::vector<std::string> command;  ///< argv; argv[0] absolute, config-relative or on PATH.
+    double exec_timeout_s = 10;        ///< Bound on one run, seconds ("timeout_s").
 
     bool operator==(const SourceConfig&) const = default;
 };

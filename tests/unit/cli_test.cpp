@@ -77,8 +77,8 @@ TEST_F(CliTest, BadConfigIsOneLineExit2AndNothingMounted) {
     CliRun r = run("--config " + cfg + " -f " + mnt_);
     EXPECT_EQ(r.status, 2);
     EXPECT_EQ(r.output, "gastown-credfs: config " + cfg +
-                            ": source.type: unknown source type \"vault\" (expected gastown or "
-                            "static)\n");
+                            ": source.type: unknown source type \"vault\" (expected gastown, "
+                            "static or exec)\n");
     EXPECT_FALSE(is_mounted(mnt_));
 }
 

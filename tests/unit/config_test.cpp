@@ -84,7 +84,18 @@ TEST_F(ConfigTest, EnvFallbacksForGastown) {
 
 TEST_F(ConfigTest, RefusesUnknownSourceType) {
     EXPECT_EQ(error_of(R"({"source": {"type": "vault"}, "rigs": [{"id": "r"}]})"),
-              "source.type: unknown source type \"vault\" (expected gastown or static)");
+              "source.type: unknown source type \"vault\" (expected gastown, static or exec)");
+
+    EXPECT_EQ(error_of(R"({"source": {"type": "exec", "command": []}, "rigs": [{"id": "r"}]})"),
+              "source.command: must be a non-empty list: [\"/path/prog\", \"arg\", ...]");
+    EXPECT_EQ(error_of(R"({"source": {"type": "exec", "command": ["/nonexistent/prog"]},
+                          "rigs": [{"id": "r"}]})"),
+              "source.command[0]: \"/nonexistent/prog\" is not an executable file");
+    Config exec = parse_config(R"({"source": {"type": "exec", "command": ["sh", "-c", "x"],
+                                  "timeout_s": 2.5}, "rigs": [{"id": "r"}]})",
+                               env());
+    EXPECT_EQ(exec.source.command, (std::vector<std::string>{"sh", "-c", "x"}));
+    EXPECT_DOUBLE_EQ(exec.source.exec_timeout_s, 2.5);
 }
 
 TEST_F(ConfigTest, RefusesMissingRigId) {
