@@ -13,6 +13,9 @@ namespace credfs {
 namespace {
 
 constexpr size_t kMaxKeptBytes = size_t{512} * 1024;
+// A token that never expires (a PAT file) is re-read this often, so rotating
+// the PAT needs no restart.
+constexpr double kRecheckNonExpiringS = 5;
 
 const char* trigger_name(RefreshTrigger t) {
     switch (t) {
@@ -174,6 +177,14 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
     // unless git reported the current one rejected: then any other is better.
     const bool not_newer =
         old && (token.value == old->token || (expires_at <= old->expires_at && !old->rejected));
+    if (!expires && old && token.value == old->token) {
+        // A PAT file that did not change: nothing to do until the next look.
+        std::lock_guard lock(mu_);
+        stats_.consecutive_failures = 0;
+        stats_.last_error.clear();
+        stats_.next_refresh_at = now + to_wall_duration(kRecheckNonExpiringS);
+        return false;
+    }
     if (expires && not_newer) {
         const char* why = token.value != old->token
                               ? ": upstream returned a token expiring no later than the "
@@ -190,8 +201,8 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
     // Stored under the lock so a concurrent rewrite cannot drop its kept lines.
     current_.store(cred);
     render_lock.unlock();
-    const WallTime next =
-        expires ? refresh_time(now, expires_at, refresh_, random_()) : WallTime::max();
+    const WallTime next = expires ? refresh_time(now, expires_at, refresh_, random_())
+                                  : now + to_wall_duration(kRecheckNonExpiringS);
     if (expires && seconds_between(now, expires_at) < refresh_.min_ttl_s) {
         spdlog::warn(
             "rig {}: the upstream's token lives {:.1f} s, less than refresh.min_ttl_s "
@@ -207,8 +218,8 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         stats_.next_refresh_at = next;
     }
     if (!expires) {
-        spdlog::info("rig {}: loaded a token that does not expire ({})", config_.id,
-                     source_.type_name());
+        spdlog::info("rig {}: {} a token that does not expire ({})", config_.id,
+                     old ? "the source changed: now serving" : "loaded", source_.type_name());
         return true;
     }
     const std::string early =

@@ -183,15 +183,24 @@ TEST_F(RigTest, MissingExpiryUsesAssumedTtl) {
     EXPECT_NEAR(rig->current()->ttl_at(clock_.now()), 100, 1e-6);
 }
 
-TEST_F(RigTest, NonExpiringSourceIsNeverRescheduled) {
+TEST_F(RigTest, NonExpiringSourceIsRecheckedAndAnUnchangedTokenIsNoFailure) {
     source_.set_expire(false);
+    source_.push(Token{"ghp_pat", std::nullopt});
+    source_.push(Token{"ghp_pat", std::nullopt});
+    source_.push(Token{"ghp_rotated", std::nullopt});
     auto rig = make_rig();
     prime(*rig);
     EXPECT_TRUE(rig->current()->never_expires());
-    EXPECT_EQ(rig->next_refresh_at(), WallTime::max());
+    EXPECT_NEAR(seconds_between(clock_.now(), rig->next_refresh_at()), 5, 1e-6);
     clock_.advance(1e7);
-    EXPECT_EQ(rig->credential_for_read().error, 0);
+    EXPECT_EQ(rig->credential_for_read().credential->token, "ghp_pat");  // never stale
     EXPECT_EQ(source_.calls(), 1);
+    rig->refresh_async(RefreshTrigger::Background).wait();  // the file did not change
+    EXPECT_EQ(rig->stats().failures, 0u);
+    EXPECT_EQ(rig->current()->token, "ghp_pat");
+    rig->refresh_async(RefreshTrigger::Background).wait();  // the PAT was rotated
+    EXPECT_EQ(rig->current()->token, "ghp_rotated");
+    EXPECT_EQ(rig->stats().failures, 0u);
 }
 
 TEST_F(RigTest, SnapshotSurvivesARefresh) {
