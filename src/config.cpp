@@ -233,9 +233,22 @@ void check_host(const std::string& host, const std::string& key) {
     }
 }
 
-RigConfig parse_rig(const Json::Value& v, const std::string& key) {
+/// A rig's own "source", parsed like the top-level one; errors name the rig's key.
+SourceConfig parse_rig_source(const Json::Value& v, const std::string& key, const EnvLookup& env,
+                              const std::string& base_dir) {
+    Json::Value wrapper(Json::objectValue);
+    wrapper["source"] = v;
+    try {
+        return parse_source(wrapper, env, base_dir);
+    } catch (const ConfigError& e) {
+        throw ConfigError(key + "." + e.what());
+    }
+}
+
+RigConfig parse_rig(const Json::Value& v, const std::string& key, const EnvLookup& env,
+                    const std::string& base_dir) {
     if (!v.isObject()) fail(key, "must be an object");
-    check_keys(v, key, {"id", "file", "host", "username", "protocol"});
+    check_keys(v, key, {"id", "file", "host", "username", "protocol", "source"});
     RigConfig rig;
     rig.id = string_at(v, "id", key + ".id").value_or("");
     if (rig.id.empty()) fail(key + ".id", "missing");
@@ -250,10 +263,12 @@ RigConfig parse_rig(const Json::Value& v, const std::string& key) {
     if (rig.protocol != "https" && rig.protocol != "http") {
         fail(key + ".protocol", "must be \"https\" or \"http\"");
     }
+    if (v.isMember("source")) rig.source = parse_rig_source(v["source"], key, env, base_dir);
     return rig;
 }
 
-std::vector<RigConfig> parse_rigs(const Json::Value& root) {
+std::vector<RigConfig> parse_rigs(const Json::Value& root, const EnvLookup& env,
+                                  const std::string& base_dir) {
     const Json::Value& list = root["rigs"];
     if (list.isNull()) fail("rigs", "missing");
     if (!list.isArray()) fail("rigs", "must be a list");
@@ -262,7 +277,7 @@ std::vector<RigConfig> parse_rigs(const Json::Value& root) {
     std::map<std::string, std::string> owner_of_file;
     for (Json::ArrayIndex i = 0; i < list.size(); ++i) {
         const std::string key = "rigs[" + std::to_string(i) + "]";
-        RigConfig rig = parse_rig(list[i], key);
+        RigConfig rig = parse_rig(list[i], key, env, base_dir);
         auto [it, fresh] = owner_of_file.emplace(rig.file, rig.id);
         if (!fresh) {
             fail(key + ".file",
@@ -332,7 +347,7 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, std::str
     cfg.log = parse_log(root, base_dir);
     cfg.source = parse_source(root, env, base_dir);
     cfg.refresh = parse_refresh(root);
-    cfg.rigs = parse_rigs(root);
+    cfg.rigs = parse_rigs(root, env, base_dir);
     return cfg;
 }
 

@@ -10,6 +10,8 @@ namespace {
 struct Owner {
     std::shared_ptr<const Config> config;
     std::shared_ptr<TokenSource> source;
+    // Rigs' own sources, one per distinct config.
+    std::vector<std::pair<SourceConfig, std::shared_ptr<TokenSource>>> overrides;
 };
 
 }  // namespace
@@ -33,12 +35,21 @@ RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock&
 
 std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Config>& config,
                                                  const std::shared_ptr<TokenSource>& source) const {
-    auto owner = std::make_shared<const Owner>(Owner{config, source});
+    auto owner = std::make_shared<Owner>(Owner{config, source, {}});
+    auto source_for = [&](const RigConfig& rig_config) -> TokenSource& {
+        if (!rig_config.source) return *source;
+        for (const auto& [cfg, shared] : owner->overrides) {
+            if (cfg == *rig_config.source) return *shared;
+        }
+        owner->overrides.emplace_back(*rig_config.source,
+                                      make_token_source(*rig_config.source, clock_));
+        return *owner->overrides.back().second;
+    };
     auto set = std::make_shared<RigSet>();
     set->rigs.reserve(config->rigs.size());
     for (const auto& rig_config : config->rigs) {
-        auto rig = std::make_shared<Rig>(rig_config, *source, config->refresh, clock_, random_,
-                                         on_refreshed_);
+        auto rig = std::make_shared<Rig>(rig_config, source_for(rig_config), config->refresh,
+                                         clock_, random_, on_refreshed_);
         rig->keep_alive(owner);
         rig->set_backing(backing_);
         rig->seed_from_backing();

@@ -62,6 +62,9 @@ struct RigConfig {
     /// URL scheme of the credential line; git's store helper matches it
     /// against the remote's. "https" or "http" (the latter for local tests).
     std::string protocol = "https";
+    /// Overrides the top-level source for this rig (one rig on a PAT, the
+    /// others on the control plane).
+    std::optional<SourceConfig> source;
 };
 
 struct LogConfig {

@@ -277,5 +277,18 @@ TEST_F(ConfigTest, RigProtocolAndRejectCooldown) {
               "rigs[0].protocol: must be \"https\" or \"http\"");
 }
 
+TEST_F(ConfigTest, ARigMayOverrideTheSource) {
+    std::ofstream(dir_ + "/pat") << "ghp_x\n";
+    Config c = parse_config(gastown("", R"([{"id": "a"}, {"id": "b", "source": {"type": "static",
+                                             "token_file": "pat"}}])"),
+                            env(), dir_);
+    EXPECT_FALSE(c.rigs[0].source);
+    ASSERT_TRUE(c.rigs[1].source);
+    EXPECT_EQ(c.rigs[1].source->type, SourceConfig::Type::Static);
+    EXPECT_EQ(c.rigs[1].source->token_file, dir_ + "/pat");
+    EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "source": {"type": "static"}}])")),
+              "rigs[0].source.token_file: missing");
+}
+
 }  // namespace
 }  // namespace credfs

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "credfs/rig_registry.hpp"
 #include "test_support.hpp"
 
@@ -70,6 +72,20 @@ TEST_F(RigRegistryTest, ReloadWaitsForInFlightRefreshesOfTheOldRigs) {
     // The new rig was seeded with the token the old refresh wrote through.
     ASSERT_TRUE(registry.find("a")->current());
     EXPECT_EQ(registry.find("a")->current()->token, "ghs_tok1");
+}
+
+TEST_F(RigRegistryTest, ARigWithItsOwnSourceUsesIt) {
+    std::ofstream(dir_.path() + "/pat") << "ghp_own\n";
+    auto config = std::make_shared<Config>(*config_with({"a", "b"}));
+    SourceConfig own;
+    own.type = SourceConfig::Type::Static;
+    own.token_file = dir_.path() + "/pat";
+    config->rigs[1].source = own;
+    RigRegistry registry(config, source_, clock_, [] { return 0.0; }, {});
+    EXPECT_EQ(registry.find("b")->credential_for_read().credential->token, "ghp_own");
+    EXPECT_EQ(source_->calls(), 0);
+    EXPECT_EQ(registry.find("a")->credential_for_read().credential->token, "ghs_tok1");
+    EXPECT_EQ(source_->calls(), 1);
 }
 
 }  // namespace
