@@ -1,8 +1,10 @@
 #include "credfs/config.hpp"
 
 #include <json/json.h>
+
 #include <spdlog/common.h>
 #include <unistd.h>
+#include "credfs/github_app_source.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -157,6 +159,73 @@ void parse_exec(const Json::Value& src, const std::string& base_dir, SourceConfi
     at_least_a_millisecond(out.exec_timeout_s, "source.timeout_s");
 }
 
+void parse_github_app(const Json::Value& src, const std::string& base_dir, SourceConfig& out) {
+    check_keys(src, "source",
+               {"type", "app_id", "private_key_file", "installation_id", "api_url",
+                "connect_timeout_s", "request_timeout_s", "ca_bundle"});
+    const Json::Value& app = src["app_id"];
+    if (app.isUInt64()) {
+        out.app_id = std::to_string(app.asUInt64());
+    } else if (app.isString() && !app.asString().empty()) {
+        out.app_id = app.asString();
+    } else {
+        fail("source.app_id", "missing (the App's id or client id)");
+    }
+    const Json::Value& inst = src["installation_id"];
+    if (inst.isUInt64() && inst.asUInt64() > 0) {
+        out.installation_id = std::to_string(inst.asUInt64());
+    } else if (inst.isString() && !inst.asString().empty() &&
+               inst.asString().find_first_not_of("0123456789") == std::string::npos) {
+        out.installation_id = inst.asString();
+    } else {
+        fail("source.installation_id", "must be a positive integer");
+    }
+    out.private_key_file = resolve(
+        string_at(src, "private_key_file", "source.private_key_file").value_or(""), base_dir);
+    if (out.private_key_file.empty()) fail("source.private_key_file", "missing");
+    check_secret_file(out.private_key_file, "source.private_key_file");
+    try {
+        load_private_key(out.private_key_file);
+    } catch (const SourceError&) {
+        fail("source.private_key_file",
+             "\"" + out.private_key_file + "\" is not a PEM private key (PKCS#1 or PKCS#8)");
+    }
+    out.api_url = string_at(src, "api_url", "source.api_url").value_or("https://api.github.com");
+    while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
+    if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
+        fail("source.api_url", "must start with http:// or https://");
+    }
+    seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
+    seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
+    at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
+    at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
+    out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
+    if (!out.ca_bundle.empty()) check_secret_file(out.ca_bundle, "source.ca_bundle");
+}
+
+void parse_scope(const Json::Value& v, const std::string& key, RigConfig& rig) {
+    const Json::Value& repos = v["repositories"];
+    if (!repos.isNull()) {
+        if (!repos.isArray()) fail(key + ".repositories", "must be a list of repository names");
+        for (const auto& r : repos) {
+            if (!r.isString() || r.asString().empty()) {
+                fail(key + ".repositories", "must be a list of repository names");
+            }
+            rig.repositories.push_back(r.asString());
+        }
+    }
+    const Json::Value& perms = v["permissions"];
+    if (!perms.isNull()) {
+        if (!perms.isObject()) fail(key + ".permissions", "must be an object of name: level");
+        for (const auto& name : perms.getMemberNames()) {
+            if (!perms[name].isString()) {
+                fail(key + ".permissions." + name, "must be \"read\", \"write\" or \"admin\"");
+            }
+            rig.permissions[name] = perms[name].asString();
+        }
+    }
+}
+
 SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
                           const std::string& base_dir) {
     const Json::Value& src = object_at(root, "source", "source");
@@ -173,14 +242,18 @@ SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
         if (out.token_file.empty()) fail("source.token_file", "missing");
         out.token_file = resolve(out.token_file, base_dir);
         check_secret_file(out.token_file, "source.token_file");
+    } else if (type == "github_app") {
+        out.type = SourceConfig::Type::GitHubApp;
+        parse_github_app(src, base_dir, out);
     } else if (type == "exec") {
         out.type = SourceConfig::Type::Exec;
         parse_exec(src, base_dir, out);
     } else if (type.empty()) {
-        fail("source.type", "missing (expected \"gastown\", \"static\" or \"exec\")");
+        fail("source.type",
+             "missing (expected \"gastown\", \"github_app\", \"static\" or \"exec\")");
     } else {
         fail("source.type",
-             "unknown source type \"" + type + "\" (expected gastown, static or exec)");
+             "unknown source type \"" + type + "\" (expected gastown, github_app, static or exec)");
     }
     return out;
 }
@@ -248,7 +321,9 @@ SourceConfig parse_rig_source(const Json::Value& v, const std::string& key, cons
 RigConfig parse_rig(const Json::Value& v, const std::string& key, const EnvLookup& env,
                     const std::string& base_dir) {
     if (!v.isObject()) fail(key, "must be an object");
-    check_keys(v, key, {"id", "file", "host", "username", "protocol", "source"});
+    check_keys(
+        v, key,
+        {"id", "file", "host", "username", "protocol", "source", "repositories", "permissions"});
     RigConfig rig;
     rig.id = string_at(v, "id", key + ".id").value_or("");
     if (rig.id.empty()) fail(key + ".id", "missing");
@@ -264,6 +339,7 @@ RigConfig parse_rig(const Json::Value& v, const std::string& key, const EnvLooku
         fail(key + ".protocol", "must be \"https\" or \"http\"");
     }
     if (v.isMember("source")) rig.source = parse_rig_source(v["source"], key, env, base_dir);
+    parse_scope(v, key, rig);
     return rig;
 }
 

@@ -1,5 +1,6 @@
 #include <curl/curl.h>
 
+#include <cctype>
 #include <cmath>
 #include <memory>
 
@@ -17,6 +18,21 @@ size_t append_body(char* data, size_t size, size_t count, void* user) {
     if (body->size() + n > kMaxBody) return 0;  // makes curl fail with CURLE_WRITE_ERROR
     body->append(data, n);
     return n;
+}
+
+size_t collect_header(char* data, size_t size, size_t count, void* user) {
+    auto* headers = static_cast<std::map<std::string, std::string>*>(user);
+    const std::string line(data, size * count);
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos) {
+        std::string name = line.substr(0, colon);
+        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        std::string value = line.substr(colon + 1);
+        const size_t first = value.find_first_not_of(" \t");
+        const size_t last = value.find_last_not_of(" \t\r\n");
+        (*headers)[name] = first == std::string::npos ? "" : value.substr(first, last - first + 1);
+    }
+    return size * count;
 }
 
 struct CurlDeleter {
@@ -53,6 +69,8 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, millis(request.timeout_s));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "gastown-credfs/" CREDFS_VERSION);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -151,7 +151,6 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     ::stat(options.mountpoint.c_str(), &before);
     SystemClock clock;
     const auto shared_config = std::make_shared<const Config>(config);
-    std::shared_ptr<TokenSource> source = make_token_source(config.source, clock);
     RefreshScheduler scheduler(clock);
     // Opened before mounting: the mount hides this directory from everyone
     // else, and the daemon keeps writing the static fallback files into it.
@@ -162,8 +161,17 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
         spdlog::error("{}", e.what());
         return 1;
     }
-    RigRegistry registry(shared_config, source, clock, default_random(), scheduler.notifier(),
-                         backing.get());
+    std::shared_ptr<TokenSource> source;
+    std::unique_ptr<RigRegistry> registry_owner;
+    try {
+        source = make_token_source(config.source, clock);
+        registry_owner = std::make_unique<RigRegistry>(
+            shared_config, source, clock, default_random(), scheduler.notifier(), backing.get());
+    } catch (const SourceError& e) {
+        spdlog::error("{}", e.what());
+        return 1;
+    }
+    RigRegistry& registry = *registry_owner;
     Reloader reloader(options.config_path, clock, registry, shared_config, source);
     Filesystem filesystem(registry, clock, ::getuid(), ::getgid(), ScratchLimits{}, backing.get());
 

@@ -54,30 +54,6 @@ std::string trim(std::string s) {
     return s;
 }
 
-// The control plane's own words on an error, for the log line: JSON `error` or
-// `message`, else nothing (an HTML error page is noise). The container token we
-// sent and anything token-shaped are redacted before the text is cut short.
-std::string upstream_message(const std::string& body, const std::string& jwt) {
-    Json::CharReaderBuilder builder;
-    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-    Json::Value root;
-    if (!reader->parse(body.data(), body.data() + body.size(), &root, nullptr) ||
-        !root.isObject()) {
-        return "";
-    }
-    for (const char* key : {"error", "message"}) {
-        const Json::Value& v = field(root, key);
-        if (!v.isString()) continue;
-        std::string text = v.asString();
-        for (auto at = text.find(jwt); !jwt.empty() && at != std::string::npos;
-             at = text.find(jwt)) {
-            text.replace(at, jwt.size(), "[REDACTED]");
-        }
-        return ": " + redact(text).substr(0, 200);
-    }
-    return "";
-}
-
 }  // namespace
 
 Token parse_gastown_response(const std::string& body, WallTime now) {

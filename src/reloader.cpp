@@ -96,10 +96,15 @@ bool Reloader::reload_now() {
         spdlog::warn("reload: log.file changes only with a restart; still logging to the old one");
     }
     spdlog::set_level(spdlog::level::from_str(next->log.level));
-    auto source = next->source == config_->source
-                      ? source_
-                      : std::shared_ptr<TokenSource>(make_token_source(next->source, clock_));
-    const ReloadSummary s = registry_.reload(next, source);
+    std::shared_ptr<TokenSource> source = source_;
+    ReloadSummary s;
+    try {
+        if (!(next->source == config_->source)) source = make_token_source(next->source, clock_);
+        s = registry_.reload(next, source);
+    } catch (const std::exception& e) {  // e.g. a rig's own source cannot be built
+        spdlog::error("reload refused, keeping the running config: {}", e.what());
+        return false;
+    }
     spdlog::info("reloaded {}: {} rig(s); added: {}; removed: {} (their static files stay)",
                  config_path_, next->rigs.size(), join(s.added), join(s.removed));
     config_ = std::move(next);

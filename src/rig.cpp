@@ -133,17 +133,19 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     const auto started = std::chrono::steady_clock::now();
     std::optional<Token> token;
     std::string error;
+    double retry_after_s = 0;
     try {
         token = source_.fetch(config_);
     } catch (const SourceError& e) {
         error = e.what();
+        retry_after_s = e.retry_after_s();
     } catch (const std::exception& e) {
         error = "rig " + config_.id + ": " + e.what();
     }
     const double latency_s = seconds_since(started);
     const WallTime now = clock_.now();
     const bool renewed = token && on_success(std::move(*token), now, latency_s, trigger);
-    if (!token) on_failure(error, now);
+    if (!token) on_failure(error, now, retry_after_s);
     const std::function<void()> on_refreshed = on_refreshed_;
     const bool write = renewed && backing_ != nullptr;
     {
@@ -236,7 +238,7 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
     return true;
 }
 
-void Rig::on_failure(const std::string& why, WallTime now) {
+void Rig::on_failure(const std::string& why, WallTime now, double retry_after_s) {
     int failures = 0;
     double delay = 0;
     {
@@ -244,7 +246,8 @@ void Rig::on_failure(const std::string& why, WallTime now) {
         failures = ++stats_.consecutive_failures;
         ++stats_.failures;
         stats_.last_error = why;
-        delay = backoff_delay(failures, refresh_, random_());
+        // The upstream's own "retry after" wins when it asks for longer.
+        delay = std::max(backoff_delay(failures, refresh_, random_()), retry_after_s);
         stats_.next_refresh_at = now + to_wall_duration(delay);
     }
     const CredentialPtr cred = current();

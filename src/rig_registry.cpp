@@ -23,7 +23,7 @@ RigRegistry::RigRegistry(std::shared_ptr<const Config> config, std::shared_ptr<T
       random_(std::move(random)),
       on_refreshed_(std::move(on_refreshed)),
       backing_(backing) {
-    current_.store(build(config, source));
+    current_.store(build(config, source, true));
 }
 
 RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
@@ -34,7 +34,8 @@ RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock&
                   on_refreshed, backing) {}
 
 std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Config>& config,
-                                                 const std::shared_ptr<TokenSource>& source) const {
+                                                 const std::shared_ptr<TokenSource>& source,
+                                                 bool seed) const {
     auto owner = std::make_shared<Owner>(Owner{config, source, {}});
     auto source_for = [&](const RigConfig& rig_config) -> TokenSource& {
         if (!rig_config.source) return *source;
@@ -52,7 +53,7 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
                                          clock_, random_, on_refreshed_);
         rig->keep_alive(owner);
         rig->set_backing(backing_);
-        rig->seed_from_backing();
+        if (seed) rig->seed_from_backing();
         set->by_file.emplace(rig_config.file, rig);
         set->rigs.push_back(std::move(rig));
     }
@@ -67,9 +68,11 @@ RigPtr RigRegistry::find(std::string_view file_name) const {
 
 ReloadSummary RigRegistry::reload(std::shared_ptr<const Config> config,
                                   std::shared_ptr<TokenSource> source) {
+    // Built before anything is retired: if it throws, the running rigs stay.
+    auto next = build(config, source, false);
     const auto old = current_.load();
     for (const auto& rig : old->rigs) rig->retire();
-    auto next = build(config, source);
+    for (const auto& rig : next->rigs) rig->seed_from_backing();  // after their last writes
     ReloadSummary summary;
     for (const auto& rig : next->rigs) {
         const std::string& file = rig->config().file;

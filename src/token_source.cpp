@@ -1,7 +1,11 @@
 #include "credfs/token_source.hpp"
 
+#include <json/json.h>
+
 #include "credfs/exec_source.hpp"
 #include "credfs/gastown_source.hpp"
+#include "credfs/github_app_source.hpp"
+#include "credfs/log.hpp"
 #include "credfs/static_source.hpp"
 
 namespace credfs {
@@ -21,7 +25,43 @@ class OwningGastownSource final : public TokenSource {
     GastownSource inner_;
 };
 
+// Owns the HTTP client its GitHubAppSource borrows.
+class OwningGitHubAppSource final : public TokenSource {
+  public:
+    OwningGitHubAppSource(const SourceConfig& config, const Clock& clock)
+        : inner_(config, http_, clock) {}
+    Token fetch(const RigConfig& rig) override { return inner_.fetch(rig); }
+    std::string type_name() const override { return inner_.type_name(); }
+
+  private:
+    CurlHttpClient http_;
+    GitHubAppSource inner_;
+};
+
 }  // namespace
+
+std::string upstream_message(const std::string& body, const std::string& secret) {
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    if (!reader->parse(body.data(), body.data() + body.size(), &root, nullptr) ||
+        !root.isObject()) {
+        return "";
+    }
+    for (const char* key : {"error", "message"}) {
+        const Json::Value& data = root["data"];
+        const Json::Value& v =
+            root.isMember(key) ? root[key] : (data.isObject() ? data[key] : Json::Value());
+        if (!v.isString()) continue;
+        std::string text = v.asString();
+        for (auto at = text.find(secret); !secret.empty() && at != std::string::npos;
+             at = text.find(secret)) {
+            text.replace(at, secret.size(), "[REDACTED]");
+        }
+        return ": " + redact(text).substr(0, 200);
+    }
+    return "";
+}
 
 std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const Clock& clock) {
     switch (config.type) {
@@ -29,6 +69,8 @@ std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const
             return std::make_unique<StaticSource>(config.token_file);
         case SourceConfig::Type::Exec:
             return std::make_unique<ExecSource>(config.command, config.exec_timeout_s, clock);
+        case SourceConfig::Type::GitHubApp:
+            return std::make_unique<OwningGitHubAppSource>(config, clock);
         case SourceConfig::Type::Gastown:
             break;
     }

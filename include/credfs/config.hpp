@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -12,7 +13,7 @@ namespace credfs {
 
 /// Where installation tokens come from.
 struct SourceConfig {
-    enum class Type { Gastown, Static, Exec };
+    enum class Type { Gastown, Static, Exec, GitHubApp };
     Type type = Type::Gastown;
 
     // type == Gastown
@@ -30,6 +31,11 @@ struct SourceConfig {
     // type == Exec
     std::vector<std::string> command;  ///< argv; argv[0] absolute, config-relative or on PATH.
     double exec_timeout_s = 10;        ///< Bound on one run, seconds ("timeout_s").
+
+    // type == GitHubApp (api_url, timeouts and ca_bundle shared with Gastown)
+    std::string app_id;
+    std::string private_key_file;  ///< PEM, PKCS#1 or PKCS#8.
+    std::string installation_id;   ///< Digits.
 
     bool operator==(const SourceConfig&) const = default;
 };
@@ -65,6 +71,10 @@ struct RigConfig {
     /// Overrides the top-level source for this rig (one rig on a PAT, the
     /// others on the control plane).
     std::optional<SourceConfig> source;
+    /// github_app: scope the rig's token to these repositories (names) and
+    /// permissions (name -> "read"/"write"); empty: the installation's own.
+    std::vector<std::string> repositories;
+    std::map<std::string, std::string> permissions;
 };
 
 struct LogConfig {

@@ -2,6 +2,7 @@
 // fake and run for real on libcurl.
 #pragma once
 
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct HttpRequest {
 struct HttpResponse {
     long status = 0;
     std::string body;
+    /// Response headers, names lower-cased (e.g. "date", "retry-after").
+    std::map<std::string, std::string> headers{};
 };
 
 /// No HTTP response arrived (DNS, connect, TLS, timeout, oversized body).

@@ -119,7 +119,7 @@ class Rig {
     bool in_backoff(WallTime now) const;
     /// True when the token was taken (false: not newer, counted as a failure).
     bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
-    void on_failure(const std::string& why, WallTime now);
+    void on_failure(const std::string& why, WallTime now, double retry_after_s = 0);
     /// Writes current() to the fallback file; serialized so the newest wins.
     void write_through();
     /// Must hold mu_: replaces kept_lines_, within what git's lock file can

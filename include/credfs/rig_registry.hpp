@@ -59,8 +59,10 @@ class RigRegistry {
     ReloadSummary reload(std::shared_ptr<const Config> config, std::shared_ptr<TokenSource> source);
 
   private:
+    /// Throws SourceError when a rig's own source cannot be built.
     std::shared_ptr<const RigSet> build(const std::shared_ptr<const Config>& config,
-                                        const std::shared_ptr<TokenSource>& source) const;
+                                        const std::shared_ptr<TokenSource>& source,
+                                        bool seed) const;
 
     const Clock& clock_;
     RandomUnit random_;

@@ -15,13 +15,16 @@ namespace credfs {
 /// the rig and the cause; it never contains a token or the container JWT.
 class SourceError : public std::runtime_error {
   public:
-    explicit SourceError(const std::string& what, long http_status = 0)
-        : std::runtime_error(what), http_status_(http_status) {}
+    explicit SourceError(const std::string& what, long http_status = 0, double retry_after_s = 0)
+        : std::runtime_error(what), http_status_(http_status), retry_after_s_(retry_after_s) {}
     /// The upstream's HTTP status, or 0 when no response arrived.
     long http_status() const { return http_status_; }
+    /// Seconds the upstream asked us to wait (Retry-After, rate limits); 0: none.
+    double retry_after_s() const { return retry_after_s_; }
 
   private:
     long http_status_;
+    double retry_after_s_;
 };
 
 class TokenSource {
@@ -40,6 +43,12 @@ class TokenSource {
     /// The config's source.type, for logs.
     virtual std::string type_name() const = 0;
 };
+
+/// The upstream's own words on an error, for a log line: ": <text>" from a
+/// JSON body's `error` or `message` (top level or under `data`), else ""
+/// (an HTML error page is noise). `secret` (the credential we sent) and
+/// anything token-shaped are redacted before the text is cut to 200 bytes.
+std::string upstream_message(const std::string& body, const std::string& secret);
 
 /// Builds the source named by `config` (config.source.type).
 std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const Clock& clock);

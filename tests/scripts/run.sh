@@ -516,7 +516,8 @@ test_git_setup() {
     fail "git does not read the rig file under '$odd': helper is $(git -C "$tmp/repo-clean" config --get-all "$key" | tail -n 1)"
 }
 
-agent_of() { ps -o pid=,comm= --ppid "$1" | awk '$2 == "sleep" { print $1 }'; }
+# The agent is `sleep 60`; the entrypoint's own polling runs `sleep 0.1`, so match the argument too.
+agent_of() { ps -o pid=,args= --ppid "$1" | awk '$2 == "sleep" && $3 == "60" { print $1 }'; }
 test_entrypoint() {
   local mnt=$tmp/m-entry rc ep pid
   export GASTOWN_CREDFS_CONFIG=$cfg GASTOWN_CREDS_MOUNTPOINT=$mnt GASTOWN_CREDFS_BINARY=$bin GASTOWN_GIT_RIGS=rig-a

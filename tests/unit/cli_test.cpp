@@ -78,7 +78,7 @@ TEST_F(CliTest, BadConfigIsOneLineExit2AndNothingMounted) {
     EXPECT_EQ(r.status, 2);
     EXPECT_EQ(r.output, "gastown-credfs: config " + cfg +
                             ": source.type: unknown source type \"vault\" (expected gastown, "
-                            "static or exec)\n");
+                            "github_app, static or exec)\n");
     EXPECT_FALSE(is_mounted(mnt_));
 }
 

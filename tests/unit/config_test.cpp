@@ -84,7 +84,8 @@ TEST_F(ConfigTest, EnvFallbacksForGastown) {
 
 TEST_F(ConfigTest, RefusesUnknownSourceType) {
     EXPECT_EQ(error_of(R"({"source": {"type": "vault"}, "rigs": [{"id": "r"}]})"),
-              "source.type: unknown source type \"vault\" (expected gastown, static or exec)");
+              "source.type: unknown source type \"vault\" (expected gastown, github_app, static or "
+              "exec)");
 
     EXPECT_EQ(error_of(R"({"source": {"type": "exec", "command": []}, "rigs": [{"id": "r"}]})"),
               "source.command: must be a non-empty list: [\"/path/prog\", \"arg\", ...]");
