@@ -90,6 +90,7 @@ std::vector<std::string> BackingDir::list() const {
         ::close(dup_fd);
         return names;
     }
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR* is ours alone.
     while (const dirent* entry = ::readdir(dir)) {
         const std::string name = entry->d_name;
         if (name == "." || name == ".." || is_temp_name(name)) continue;

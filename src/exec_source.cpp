@@ -17,14 +17,12 @@
 #include "credfs/gastown_source.hpp"
 #include "credfs/log.hpp"
 
-extern char** environ;
-
 namespace credfs {
 
 namespace {
 
-constexpr size_t kMaxStdout = 64 * 1024;
-constexpr size_t kMaxStderr = 4 * 1024;
+constexpr size_t kMaxStdout = size_t{64} * 1024;
+constexpr size_t kMaxStderr = size_t{4} * 1024;
 
 struct Pipe {
     int fd[2] = {-1, -1};
@@ -53,7 +51,10 @@ std::string stderr_excerpt(const std::string& err) {
         at = end + 1;
     }
     out = redact(printable(out));
-    if (out.size() > 300) out = out.substr(0, 300) + "...";
+    if (out.size() > 300) {
+        out.resize(300);
+        out += "...";
+    }
     return out.empty() ? "" : "; stderr: " + out;
 }
 

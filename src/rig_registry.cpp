@@ -16,8 +16,9 @@ struct Owner {
 
 }  // namespace
 
-RigRegistry::RigRegistry(std::shared_ptr<const Config> config, std::shared_ptr<TokenSource> source,
-                         const Clock& clock, RandomUnit random, std::function<void()> on_refreshed,
+RigRegistry::RigRegistry(const std::shared_ptr<const Config>& config,
+                         const std::shared_ptr<TokenSource>& source, const Clock& clock,
+                         RandomUnit random, std::function<void()> on_refreshed,
                          const BackingDir* backing)
     : clock_(clock),
       random_(std::move(random)),
@@ -66,8 +67,8 @@ RigPtr RigRegistry::find(std::string_view file_name) const {
     return it == set->by_file.end() ? nullptr : it->second;
 }
 
-ReloadSummary RigRegistry::reload(std::shared_ptr<const Config> config,
-                                  std::shared_ptr<TokenSource> source) {
+ReloadSummary RigRegistry::reload(const std::shared_ptr<const Config>& config,
+                                  const std::shared_ptr<TokenSource>& source) {
     // Built before anything is retired: if it throws, the running rigs stay.
     auto next = build(config, source, false);
     const auto old = current_.load();

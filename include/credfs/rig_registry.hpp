@@ -37,9 +37,9 @@ class RigRegistry {
     /// `on_refreshed` is handed to every Rig (see Rig::Rig). With `backing`,
     /// each rig writes through to its fallback file there and is seeded from
     /// it now.
-    RigRegistry(std::shared_ptr<const Config> config, std::shared_ptr<TokenSource> source,
-                const Clock& clock, RandomUnit random, std::function<void()> on_refreshed,
-                const BackingDir* backing = nullptr);
+    RigRegistry(const std::shared_ptr<const Config>& config,
+                const std::shared_ptr<TokenSource>& source, const Clock& clock, RandomUnit random,
+                std::function<void()> on_refreshed, const BackingDir* backing = nullptr);
     /// For tests: `config` and `source` must outlive the registry.
     RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
                 const RandomUnit& random, const std::function<void()>& on_refreshed,
@@ -56,7 +56,8 @@ class RigRegistry {
     /// finish and are written through), then the new ones are seeded from the
     /// fallback files, so a rig whose token is still valid makes no upstream
     /// call. Removed rigs' static files stay. Not concurrent with itself.
-    ReloadSummary reload(std::shared_ptr<const Config> config, std::shared_ptr<TokenSource> source);
+    ReloadSummary reload(const std::shared_ptr<const Config>& config,
+                         const std::shared_ptr<TokenSource>& source);
 
   private:
     /// Throws SourceError when a rig's own source cannot be built.
