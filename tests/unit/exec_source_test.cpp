@@ -72,10 +72,11 @@ bool dead(pid_t pid) {
 
 TEST_F(ExecSourceTest, ATimeoutKillsTheWholeProcessGroup) {
     const std::string pid_file = dir_.path() + "/grandchild.pid";
-    // The script leaves a grandchild behind; a timeout must take it too.
-    ExecSource source(
-        {script("hang", "sh -c 'echo $$ > " + pid_file + "; exec sleep 30' & sleep 30")}, 0.5,
-        clock_);
+    // The script leaves a grandchild behind that ignores SIGTERM; a timeout
+    // must take it too.
+    ExecSource source({script("hang", "trap '' TERM; sh -c 'echo $$ > " + pid_file +
+                                          "; exec sleep 30' & sleep 30")},
+                      0.5, clock_);
     const std::string e = error_of(source);
     EXPECT_NE(e.find("no answer within 0.5 s (killed)"), std::string::npos) << e;
     pid_t grandchild = 0;
@@ -90,7 +91,7 @@ TEST_F(ExecSourceTest, ATimeoutKillsTheWholeProcessGroup) {
 TEST_F(ExecSourceTest, BadOutputIsAnError) {
     ExecSource html({script("html", "echo '<html>nope</html>'")}, 5, clock_);
     EXPECT_NE(error_of(html).find("response is not a JSON object"), std::string::npos);
-    ExecSource big({script("big", "head -c 100000 /dev/zero | tr '\\\\0' a")}, 5, clock_);
+    ExecSource big({script("big", "head -c 10000000 /dev/zero | tr '\\\\0' a")}, 5, clock_);
     EXPECT_NE(error_of(big).find("stdout over 64 KiB (killed)"), std::string::npos);
     ExecSource missing({dir_.path() + "/absent"}, 5, clock_);
     EXPECT_NE(error_of(missing).find("cannot start"), std::string::npos);
