@@ -5,6 +5,9 @@
 #include <openssl/pem.h>
 #include <time.h>
 
+#include <spdlog/spdlog.h>
+
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -110,6 +113,22 @@ GitHubAppSource::GitHubAppSource(SourceConfig config, HttpClient& http, const Cl
       clock_(clock),
       key_(load_private_key(config_.private_key_file)) {}
 
+bool GitHubAppSource::measure_skew(const HttpResponse& resp) {
+    const auto server = parse_http_date(header(resp, "date"));
+    if (!server) return false;
+    // Date has one-second resolution: only a change beyond that is news.
+    const double measured = seconds_between(clock_.now(), *server);
+    const double old = skew_s_.load();
+    if (std::abs(measured - old) <= 2) return false;
+    skew_s_ = measured;
+    const auto level = std::abs(measured) > 30 ? spdlog::level::warn : spdlog::level::info;
+    spdlog::log(level,
+                "github_app: this machine's clock is {:.0f} s {} GitHub's; JWTs and token "
+                "expiries are corrected for it (fix the clock: NTP)",
+                std::abs(measured), measured > 0 ? "behind" : "ahead of");
+    return true;
+}
+
 GitHubAppSource::Shared& GitHubAppSource::shared_for(const std::string& scope) {
     std::lock_guard lock(shared_mu_);
     auto& slot = shared_[scope];
@@ -148,11 +167,10 @@ Token GitHubAppSource::fetch(const RigConfig& rig) {
         return *shared.token;  // another rig with this scope just minted it
     }
     HttpResponse resp = post(rig, body);
-    if (resp.status == 401 && is_clock_complaint(resp.body)) {
-        if (const auto server = parse_http_date(header(resp, "date"))) {
-            skew_s_ = seconds_between(clock_.now(), *server);
-            resp = post(rig, body);
-        }
+    const bool skew_changed = measure_skew(resp);
+    if (resp.status == 401 && is_clock_complaint(resp.body) && skew_changed) {
+        resp = post(rig, body);  // re-signed on GitHub's clock
+        measure_skew(resp);
     }
     const std::string who = "rig " + rig.id + ": GitHub App installation " +
                             config_.installation_id + ": HTTP " + std::to_string(resp.status);
@@ -184,7 +202,9 @@ Token GitHubAppSource::fetch(const RigConfig& rig) {
     if (resp.status != 201 && resp.status != 200) throw SourceError(who + says, resp.status);
     Token token;
     try {
-        token = parse_gastown_response(resp.body, clock_.now());
+        // GitHub states the expiry on its clock: move it onto ours.
+        token = parse_gastown_response(resp.body, clock_.now() + to_wall_duration(skew_s_.load()));
+        if (token.expires_at) *token.expires_at -= to_wall_duration(skew_s_.load());
     } catch (const SourceError& e) {
         throw SourceError(who + ": " + e.what(), resp.status);
     }

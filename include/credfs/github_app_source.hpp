@@ -41,8 +41,9 @@ class GitHubAppSource final : public TokenSource {
     /// Mints (or shares) an installation token scoped to the rig's
     /// repositories and permissions. Rigs with the same scope share one token
     /// while it has more than half its life left, and one request at a time.
-    /// A 401 about the JWT's iat/exp measures the clock skew from the
-    /// response's Date header and retries once with a corrected JWT. Throws
+    /// Every response's Date header measures the clock skew; JWTs are signed
+    /// and GitHub's expiries read on GitHub's clock. A 401 about the JWT's
+    /// iat/exp after a new measurement retries once with a corrected JWT. Throws
     /// SourceError with a cause per status: 401 (check the clock and app id),
     /// 403/404 (installation suspended or not found), 422 (bad scope), rate
     /// limits (with retry_after_s from Retry-After or x-ratelimit-reset).
@@ -59,6 +60,9 @@ class GitHubAppSource final : public TokenSource {
         WallTime minted_at{};
     };
     HttpResponse post(const RigConfig& rig, const std::string& body);
+    /// Updates the skew from the response's Date header when it moved by more
+    /// than its one-second resolution; true when it did.
+    bool measure_skew(const HttpResponse& resp);
     Shared& shared_for(const std::string& scope);
 
     const SourceConfig config_;
