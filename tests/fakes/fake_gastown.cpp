@@ -1,4 +1,5 @@
 #include "fake_gastown.hpp"
+#include "serve_loop.hpp"
 
 #include <httplib.h>
 #include <json/json.h>
@@ -83,19 +84,7 @@ void FakeGastown::bind_and_serve() {
     } else if (!server->bind_to_port("127.0.0.1", port_)) {
         throw std::runtime_error("fake-gastown: cannot bind 127.0.0.1:" + std::to_string(port_));
     }
-    httplib::Server* raw = server.get();
-    std::thread loop([raw] { raw->listen_after_bind(); });
-    // httplib ignores stop() until its loop has marked itself running, so a
-    // stop() right after start() would be lost; wait for that mark here.
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(5);
-    while (!raw->is_running() && SteadyClock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (!raw->is_running()) {
-        raw->stop();
-        loop.join();
-        throw std::runtime_error("fake-gastown: server loop did not start");
-    }
+    std::thread loop = run_bound_server(*server, "fake-gastown");
     server_ = std::move(server);
     loop_ = std::move(loop);
 }

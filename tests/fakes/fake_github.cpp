@@ -1,4 +1,5 @@
 #include "fake_github.hpp"
+#include "serve_loop.hpp"
 
 #include <httplib.h>
 #include <json/json.h>
@@ -145,19 +146,7 @@ FakeGitHub::FakeGitHub(std::string app_id, const std::string& public_key_pem,
                  [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
     port_ = server->bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("fake-github: cannot bind 127.0.0.1:0");
-    httplib::Server* raw = server.get();
-    std::thread loop([raw] { raw->listen_after_bind(); });
-    // httplib ignores stop() until its loop has marked itself running, so a
-    // destructor right after construction would hang on join; wait for it.
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(5);
-    while (!raw->is_running() && SteadyClock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (!raw->is_running()) {
-        raw->stop();
-        loop.join();
-        throw std::runtime_error("fake-github: server loop did not start");
-    }
+    std::thread loop = run_bound_server(*server, "fake-github");
     server_ = std::move(server);
     loop_ = std::move(loop);
 }

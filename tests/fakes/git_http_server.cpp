@@ -1,4 +1,5 @@
 #include "git_http_server.hpp"
+#include "serve_loop.hpp"
 
 #include <fcntl.h>
 #include <httplib.h>
@@ -364,19 +365,7 @@ GitHttpServer::GitHttpServer(Options options) : options_(std::move(options)) {
         }
         port_ = options_.port;
     }
-    httplib::Server* raw = server.get();
-    loop_ = std::thread([raw] { raw->listen_after_bind(); });
-    // httplib ignores stop() until its loop has marked itself running; wait
-    // for that, so a stop() right after construction is never lost.
-    const auto deadline = SteadyClock::now() + std::chrono::seconds(5);
-    while (!raw->is_running() && SteadyClock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    if (!raw->is_running()) {
-        raw->stop();
-        loop_.join();
-        throw std::runtime_error("git-http-server: server loop did not start");
-    }
+    loop_ = run_bound_server(*server, "git-http-server");
     server_ = std::move(server);
 }
 
