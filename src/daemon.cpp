@@ -174,6 +174,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     RigRegistry& registry = *registry_owner;
     Reloader reloader(options.config_path, clock, registry, shared_config, source);
     Filesystem filesystem(registry, clock, ::getuid(), ::getgid(), ScratchLimits{}, backing.get());
+    filesystem.set_status_info(StatusInfo{CREDFS_VERSION, clock.now()});
 
     FuseArgs args;
     fuse* f = fuse_new(&args.args, &fuse_ops(), sizeof(fuse_operations), &filesystem);

@@ -21,7 +21,12 @@ Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t ui
       gid_(gid),
       mounted_at_(clock.now()),
       scratch_(clock, limits),
-      backing_(backing) {}
+      backing_(backing),
+      clock_(clock) {}
+
+namespace {
+bool is_status(std::string_view name) { return name == kStatusFile; }
+}  // namespace
 
 bool Filesystem::is_passthrough(std::string_view name) const {
     if (backing_ == nullptr || name.empty() || registry_.find(name) != nullptr ||
@@ -72,6 +77,19 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
         return 0;
     }
     out.mode = 0600;
+    if (open != nullptr && open->blob) {
+        out.mode = 0400;
+        out.size = static_cast<off_t>(open->blob->size());
+        out.mtime = clock_.now();
+        return 0;
+    }
+    if (is_status(name_of(path))) {
+        out.mode = 0400;
+        out.size =
+            static_cast<off_t>(render_status(*registry_.rigs(), status_info_, clock_.now()).size());
+        out.mtime = clock_.now();
+        return 0;
+    }
     if (open != nullptr && open->scratch) {
         const ScratchStat st = scratch_.stat(open->scratch);
         out.size = st.size;
@@ -106,6 +124,7 @@ std::vector<std::string> Filesystem::list() const {
     const auto set = registry_.rigs();
     names.reserve(set->rigs.size());
     for (const auto& rig : set->rigs) names.push_back(rig->config().file);
+    names.emplace_back(kStatusFile);
     std::vector<std::string> scratch = scratch_.list();
     if (backing_ != nullptr) {
         for (auto& name : backing_->list()) {
@@ -129,6 +148,13 @@ int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>
     }
     const std::string_view name = name_of(path);
     if (name.empty()) return -ENOENT;
+    if (is_status(name)) {
+        if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EACCES;
+        out = std::make_unique<OpenFile>();
+        out->blob = std::make_shared<const std::string>(
+            render_status(*registry_.rigs(), status_info_, clock_.now()));
+        return 0;
+    }
     ScratchHandle handle;
     const bool truncate = (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY;
     if (const int rc = scratch_.open(std::string(name), truncate, handle); rc != 0) {
@@ -142,7 +168,9 @@ int Filesystem::create(std::string_view path, int flags, std::unique_ptr<OpenFil
     const std::string_view name = name_of(path);
     if (name.empty()) return -EINVAL;
     if (name.size() > NAME_MAX) return -ENAMETOOLONG;
-    if (rig_at(path) != nullptr) return (flags & O_EXCL) != 0 ? -EEXIST : -EACCES;
+    if (rig_at(path) != nullptr || is_status(name)) {
+        return (flags & O_EXCL) != 0 ? -EEXIST : -EACCES;
+    }
     ScratchHandle handle;
     const int rc =
         scratch_.create(std::string(name), (flags & O_EXCL) != 0, (flags & O_TRUNC) != 0, handle);
@@ -164,6 +192,12 @@ int Filesystem::open_passthrough(const std::string& name, int flags,
 }
 
 ssize_t Filesystem::read(const OpenFile& file, char* buf, size_t size, off_t offset) const {
+    if (file.blob) {
+        if (offset < 0 || static_cast<size_t>(offset) >= file.blob->size()) return 0;
+        const size_t n = std::min(size, file.blob->size() - static_cast<size_t>(offset));
+        std::memcpy(buf, file.blob->data() + offset, n);
+        return static_cast<ssize_t>(n);
+    }
     if (file.backing_fd >= 0) {
         const ssize_t n = ::pread(file.backing_fd, buf, size, offset);
         return n < 0 ? -errno : n;
@@ -193,7 +227,7 @@ void Filesystem::release(const OpenFile& file) {
 
 int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size) {
     if (open != nullptr && open->scratch) return scratch_.truncate(open->scratch, size);
-    if (open != nullptr || rig_at(path) != nullptr) return -EACCES;
+    if (open != nullptr || rig_at(path) != nullptr || is_status(name_of(path))) return -EACCES;
     const std::string_view name = name_of(path);
     if (name.empty()) return path == "/" ? -EISDIR : -ENOENT;
     const int rc = scratch_.truncate(std::string(name), size);
@@ -203,7 +237,7 @@ int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size
 }
 
 int Filesystem::unlink(std::string_view path) {
-    if (rig_at(path) != nullptr) return -EPERM;
+    if (rig_at(path) != nullptr || is_status(name_of(path))) return -EPERM;
     const std::string_view name = name_of(path);
     if (name.empty()) return -ENOENT;
     const int rc = scratch_.unlink(std::string(name));
@@ -224,7 +258,7 @@ int Filesystem::rename(std::string_view from, std::string_view to, bool no_repla
     const std::string_view to_name = name_of(to);
     if (from_name.empty() || to_name.empty()) return -EINVAL;
     if (to_name.size() > NAME_MAX) return -ENAMETOOLONG;
-    if (rig_at(from) != nullptr) return -EPERM;
+    if (rig_at(from) != nullptr || is_status(from_name) || is_status(to_name)) return -EPERM;
     const RigPtr target = rig_at(to);
     if (no_replace && (target != nullptr || scratch_.stat(std::string(to_name)))) return -EEXIST;
     if (target == nullptr) {

@@ -17,6 +17,7 @@
 #include "credfs/credential.hpp"
 #include "credfs/rig_registry.hpp"
 #include "credfs/scratch.hpp"
+#include "credfs/status.hpp"
 
 namespace credfs {
 
@@ -37,6 +38,7 @@ struct OpenFile {
     ScratchHandle scratch;     ///< Scratch file.
     bool append = false;       ///< O_APPEND: writes go to the end.
     int backing_fd = -1;       ///< An unmanaged file of the backing directory, read-only.
+    std::shared_ptr<const std::string> blob{};  ///< .status, rendered at open.
 };
 
 class Filesystem {
@@ -89,6 +91,9 @@ class Filesystem {
 
     const Scratch& scratch() const { return scratch_; }
 
+    /// What .status reports about the daemon itself. Set before mounting.
+    void set_status_info(StatusInfo info) { status_info_ = std::move(info); }
+
   private:
     /// The name in "/<name>", or empty for "/" and nested paths.
     static std::string_view name_of(std::string_view path);
@@ -107,6 +112,8 @@ class Filesystem {
     // Scratch::drop_if_stale_lock.
     mutable Scratch scratch_;
     const BackingDir* backing_;
+    const Clock& clock_;
+    StatusInfo status_info_;
 };
 
 }  // namespace credfs

@@ -56,6 +56,8 @@ class Rig {
     Rig& operator=(const Rig&) = delete;
 
     const RigConfig& config() const { return config_; }
+    const RefreshConfig& refresh_config() const { return refresh_; }
+    std::string source_type() const { return source_.type_name(); }
 
     /// The credential being served now, or null before the first success.
     /// Lock-free for readers: one atomic load.

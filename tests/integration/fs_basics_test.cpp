@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+#include <json/json.h>
+
 #include "mount_fixture.hpp"
 
 namespace credfs::itest {
@@ -111,6 +113,21 @@ TEST_F(FsBasicsTest, UnknownNameIsENOENT) {
     errno = 0;
     EXPECT_EQ(::stat(path.c_str(), &st), -1);
     EXPECT_EQ(errno, ENOENT);
+}
+
+TEST_F(FsBasicsTest, StatusReportsEveryRigAndNoSecret) {
+    ASSERT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
+    const ReadResult r = read_whole_file(harness_.file(".status"));
+    ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+    Json::Value root;
+    ASSERT_TRUE(Json::Reader().parse(r.data, root)) << r.data;
+    ASSERT_EQ(root["rigs"].size(), 2u);
+    EXPECT_EQ(root["rigs"][0]["file"].asString(), "rig-a");
+    EXPECT_EQ(root["rigs"][0]["state"].asString(), "ok");
+    EXPECT_GT(root["rigs"][0]["seconds_left"].asInt64(), 0);
+    EXPECT_EQ(root["rigs"][1]["file"].asString(), "b.cred");
+    for (const auto& t : fake_.issued()) EXPECT_EQ(r.data.find(t.token), std::string::npos);
+    EXPECT_EQ(r.data.find(kJwt), std::string::npos);
 }
 
 }  // namespace

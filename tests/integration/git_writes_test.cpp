@@ -58,7 +58,7 @@ TEST_F(GitWritesTest, ApproveKeepsTheDaemonsTokenFirstAndOtherHostsAfter) {
     ASSERT_TRUE(current.has_value());
     EXPECT_EQ(r.data, "https://x-access-token:" + *current +
                           "@github.com\nhttps://alice:pw@gitlab.example\n");
-    EXPECT_EQ(names(), (std::vector<std::string>{"rig-a"}));  // no lock file left
+    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));  // no lock file left
     EXPECT_EQ(fake_.calls("rig-a"), 1);
 }
 
@@ -93,7 +93,7 @@ TEST_F(GitWritesTest, OtherFilesWorkLikeADirectory) {
         credential("fill", "notes", "protocol=https\nhost=gitlab.example\n\n");
     EXPECT_NE(fill.output.find("password=pw\n"), std::string::npos) << fill.output;
     EXPECT_EQ(::unlink(harness_.file("notes").c_str()), 0);
-    EXPECT_EQ(names(), (std::vector<std::string>{"rig-a"}));
+    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));
 }
 
 TEST_F(GitWritesTest, AStaleLockFromAKilledGitDoesNotBlockStoresForever) {
@@ -113,7 +113,7 @@ TEST_F(GitWritesTest, AStaleLockFromAKilledGitDoesNotBlockStoresForever) {
         },
         30s, 200ms);
     ASSERT_TRUE(stored) << store.error;
-    EXPECT_EQ(names(), (std::vector<std::string>{"rig-a"}));
+    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));
 }
 
 TEST_F(GitWritesTest, RigFilesRefuseRemovalRenameAndDirectWrites) {
@@ -178,7 +178,7 @@ TEST_F(GitWritesTest, RewritesSucceedWhileReadersHoldTheFileOpen) {
     std::printf("storm: %d of 600 opens got ESTALE\n", stale.load());
     EXPECT_EQ(read_errors.load(), 0);
     EXPECT_EQ(git_complaints.load(), 0);
-    EXPECT_EQ(names(), (std::vector<std::string>{"rig-a"}));
+    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include <json/json.h>
+
 #include "credfs/filesystem.hpp"
 #include "test_support.hpp"
 
@@ -38,7 +40,7 @@ TEST_F(FilesystemTest, RootListsRigFilesInConfigOrder) {
     NodeAttr attr;
     ASSERT_EQ(fs_.getattr("/", nullptr, attr), 0);
     EXPECT_TRUE(attr.is_dir);
-    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred"}));
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status"}));
 }
 
 TEST_F(FilesystemTest, RigFilesAre0600OwnedByTheMounterAndSizedToTheContent) {
@@ -106,9 +108,9 @@ TEST_F(FilesystemTest, GitLockDanceRewritesARigFile) {
     EXPECT_EQ(attr.size, static_cast<off_t>(rewrite.size()));
     EXPECT_EQ(attr.mode, 0600u);
     fs_.release(*lock);
-    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", "rig-a.lock"}));
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status", "rig-a.lock"}));
     ASSERT_EQ(fs_.rename("/rig-a.lock", "/rig-a", false), 0);
-    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred"}));
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status"}));
     std::unique_ptr<OpenFile> file;
     ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, file), 0);
     EXPECT_EQ(file->credential->content,
@@ -167,6 +169,34 @@ TEST_F(FilesystemTest, LookupHidesAStaleLockSoExclusiveCreateReachesUs) {
     clock_.advance(6);
     EXPECT_EQ(fs_.getattr("/rig-a.lock", nullptr, attr), -ENOENT);
     EXPECT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+}
+
+TEST_F(FilesystemTest, StatusIsReadOnlyJsonWithoutTokens) {
+    fs_.set_status_info(StatusInfo{"9.9.9", clock_.now()});
+    std::unique_ptr<OpenFile> rig;
+    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, rig), 0);
+    std::unique_ptr<OpenFile> st;
+    ASSERT_EQ(fs_.open("/.status", O_RDONLY, st), 0);
+    char buf[8192];
+    const ssize_t n = fs_.read(*st, buf, sizeof buf, 0);
+    const std::string text(buf, static_cast<size_t>(n));
+    Json::Value root;
+    ASSERT_TRUE(Json::Reader().parse(text, root)) << text;
+    EXPECT_EQ(root["version"].asString(), "9.9.9");
+    ASSERT_EQ(root["rigs"].size(), 2u);
+    EXPECT_EQ(root["rigs"][0]["file"].asString(), "rig-a");
+    EXPECT_EQ(root["rigs"][0]["state"].asString(), "ok");
+    EXPECT_EQ(root["rigs"][0]["refreshes"].asUInt64(), 1u);
+    EXPECT_EQ(root["rigs"][1]["state"].asString(), "no token");
+    EXPECT_EQ(text.find("ghs_"), std::string::npos);
+    NodeAttr attr;
+    ASSERT_EQ(fs_.getattr("/.status", st.get(), attr), 0);
+    EXPECT_EQ(attr.size, n);
+    EXPECT_EQ(attr.mode, 0400u);
+    std::unique_ptr<OpenFile> w;
+    EXPECT_EQ(fs_.open("/.status", O_WRONLY, w), -EACCES);
+    EXPECT_EQ(fs_.create("/.status", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
+    EXPECT_EQ(fs_.unlink("/.status"), -EPERM);
 }
 
 }  // namespace
