@@ -31,7 +31,8 @@ TEST_F(ReloadTest, AddedRigsAppearRemovedOnesGoAndTheirStaticFilesStay) {
 
     harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", ""}, {"rig-b", ""}});
     ASSERT_NO_FATAL_FAILURE(hangup());
-    ASSERT_TRUE(wait_until([&] { return listing() == ".status\nrig-a\nrig-b\n"; }, 20s)) << listing();
+    ASSERT_TRUE(wait_until([&] { return listing() == ".status\nrig-a\nrig-b\n"; }, 20s))
+        << listing();
     const ReadResult b = read_whole_file(harness_.file("rig-b"));
     ASSERT_EQ(b.error, 0);
     EXPECT_TRUE(fake_.is_valid(token_from_line(b.data).value_or("")));
