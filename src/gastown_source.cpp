@@ -117,19 +117,10 @@ std::string GastownSource::container_token(const std::string& rig_id) const {
 }
 
 HttpResponse GastownSource::post_once(const RigConfig& rig, const std::string& jwt) const {
-    HttpRequest req;
-    req.url = refresh_url(rig.id);
-    req.headers = {"Authorization: Bearer " + jwt, "Accept: application/json",
-                   "Content-Type: application/json"};
-    req.body = "{}";
-    req.connect_timeout_s = config_.connect_timeout_s;
-    req.timeout_s = config_.request_timeout_s;
-    req.ca_bundle = config_.ca_bundle;
-    try {
-        return http_.post(req);
-    } catch (const HttpError& e) {
-        throw SourceError("rig " + rig.id + ": " + e.what());
-    }
+    return post_for_rig(http_, config_, rig, refresh_url(rig.id),
+                        {"Authorization: Bearer " + jwt, "Accept: application/json",
+                         "Content-Type: application/json"},
+                        "{}");
 }
 
 void GastownSource::warn_if_expired(const std::string& jwt, const std::string& rig_id) const {

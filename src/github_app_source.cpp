@@ -138,20 +138,13 @@ GitHubAppSource::Shared& GitHubAppSource::shared_for(const std::string& scope) {
 
 HttpResponse GitHubAppSource::post(const RigConfig& rig, const std::string& body) {
     const WallTime corrected = clock_.now() + to_wall_duration(skew_s_.load());
-    HttpRequest req;
-    req.url = config_.api_url + "/app/installations/" + config_.installation_id + "/access_tokens";
-    req.headers = {"Authorization: Bearer " + make_app_jwt(key_.get(), config_.app_id, corrected),
-                   "Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28",
-                   "Content-Type: application/json"};
-    req.body = body;
-    req.connect_timeout_s = config_.connect_timeout_s;
-    req.timeout_s = config_.request_timeout_s;
-    req.ca_bundle = config_.ca_bundle;
-    try {
-        return http_.post(req);
-    } catch (const HttpError& e) {
-        throw SourceError("rig " + rig.id + ": " + e.what());
-    }
+    return post_for_rig(
+        http_, config_, rig,
+        config_.api_url + "/app/installations/" + config_.installation_id + "/access_tokens",
+        {"Authorization: Bearer " + make_app_jwt(key_.get(), config_.app_id, corrected),
+         "Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28",
+         "Content-Type: application/json"},
+        body);
 }
 
 Token GitHubAppSource::fetch(const RigConfig& rig) {

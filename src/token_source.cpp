@@ -40,6 +40,22 @@ class OwningGitHubAppSource final : public TokenSource {
 
 }  // namespace
 
+HttpResponse post_for_rig(HttpClient& http, const SourceConfig& config, const RigConfig& rig,
+                          std::string url, std::vector<std::string> headers, std::string body) {
+    HttpRequest req;
+    req.url = std::move(url);
+    req.headers = std::move(headers);
+    req.body = std::move(body);
+    req.connect_timeout_s = config.connect_timeout_s;
+    req.timeout_s = config.request_timeout_s;
+    req.ca_bundle = config.ca_bundle;
+    try {
+        return http.post(req);
+    } catch (const HttpError& e) {
+        throw SourceError("rig " + rig.id + ": " + e.what());
+    }
+}
+
 std::string upstream_message(const std::string& body, const std::string& secret) {
     Json::CharReaderBuilder builder;
     std::unique_ptr<Json::CharReader> reader(builder.newCharReader());

@@ -8,6 +8,7 @@
 #include "credfs/clock.hpp"
 #include "credfs/config.hpp"
 #include "credfs/credential.hpp"
+#include "credfs/http_client.hpp"
 
 namespace credfs {
 
@@ -49,6 +50,12 @@ class TokenSource {
 /// (an HTML error page is noise). `secret` (the credential we sent) and
 /// anything token-shaped are redacted before the text is cut to 200 bytes.
 std::string upstream_message(const std::string& body, const std::string& secret);
+
+/// POSTs `body` to `url` with `headers`, bounded by `config`'s connect and
+/// request timeouts and trusting its CA bundle. A transport failure becomes a
+/// SourceError naming `rig`; any HTTP status is returned.
+HttpResponse post_for_rig(HttpClient& http, const SourceConfig& config, const RigConfig& rig,
+                          std::string url, std::vector<std::string> headers, std::string body);
 
 /// Builds the source named by `config` (config.source.type).
 std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const Clock& clock);

@@ -23,11 +23,6 @@ Config three_rigs() {
     return c;
 }
 
-struct StopOnExit {
-    RefreshScheduler& scheduler;
-    ~StopOnExit() { scheduler.stop(); }
-};
-
 bool all_idle(const RigRegistry& reg) {
     for (const auto& r : reg.rigs()->rigs) {
         if (r->refresh_in_flight()) return false;
@@ -68,38 +63,38 @@ TEST(RefreshScheduler, LimitsConcurrentBackgroundRefreshes) {
     ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
 }
 
-TEST(RefreshScheduler, RenewsEveryTokenBeforeExpiryWithNoReads) {
-    FakeClock clock;
-    FakeSource source(clock, 60);
-    Config config = three_rigs();
-    RefreshScheduler scheduler(clock, 0.01);
-    RigRegistry registry(
-        config, source, clock, [] { return 0.0; }, scheduler.notifier());
-    scheduler.start(registry);
-    StopOnExit guard{scheduler};  // before the registry goes, even when an ASSERT returns
-    ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
-    const WallTime first_expiry = registry.rigs()->rigs[0]->current()->expires_at;
-    clock.advance(40.5);  // past the refresh time (expiry - 20 s), before expiry
-    ASSERT_TRUE(eventually([&] { return source.calls() == 6 && all_idle(registry); }));
-    for (const auto& rig : registry.rigs()->rigs) {
+/// A scheduler running over three rigs that have fetched their first tokens.
+class RunningScheduler : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        scheduler_.start(registry_);
+        ASSERT_TRUE(eventually([&] { return source_.calls() == 3 && all_idle(registry_); }));
+    }
+    void TearDown() override { scheduler_.stop(); }  // before the registry goes
+
+    FakeClock clock_;
+    FakeSource source_{clock_, 60};
+    Config config_ = three_rigs();
+    RefreshScheduler scheduler_{clock_, 0.01};
+    RigRegistry registry_{config_, source_, clock_, [] { return 0.0; }, scheduler_.notifier()};
+};
+
+TEST_F(RunningScheduler, RenewsEveryTokenBeforeExpiryWithNoReads) {
+    const WallTime first_expiry = registry_.rigs()->rigs[0]->current()->expires_at;
+    clock_.advance(40.5);  // past the refresh time (expiry - 20 s), before expiry
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 6 && all_idle(registry_); }));
+    for (const auto& rig : registry_.rigs()->rigs) {
         EXPECT_GT(rig->current()->expires_at, first_expiry);
         EXPECT_LT(rig->stats().last_refresh_at, first_expiry);
     }
 }
 
-TEST(RefreshScheduler, WakingPastExpiryRefreshesPromptly) {
-    FakeClock clock;
-    FakeSource source(clock, 60);
-    Config config = three_rigs();
-    RefreshScheduler scheduler(clock, 0.01);
-    RigRegistry registry(
-        config, source, clock, [] { return 0.0; }, scheduler.notifier());
-    scheduler.start(registry);
-    StopOnExit guard{scheduler};  // before the registry goes, even when an ASSERT returns
-    ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
-    clock.advance(3600);  // the container was suspended for an hour
-    ASSERT_TRUE(eventually([&] { return source.calls() == 6 && all_idle(registry); }));
-    for (const auto& rig : registry.rigs()->rigs) EXPECT_GT(rig->current()->ttl_at(clock.now()), 0);
+TEST_F(RunningScheduler, WakingPastExpiryRefreshesPromptly) {
+    clock_.advance(3600);  // the container was suspended for an hour
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 6 && all_idle(registry_); }));
+    for (const auto& rig : registry_.rigs()->rigs) {
+        EXPECT_GT(rig->current()->ttl_at(clock_.now()), 0);
+    }
 }
 
 }  // namespace
