@@ -20,7 +20,7 @@ Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t ui
       uid_(uid),
       gid_(gid),
       mounted_at_(clock.now()),
-      scratch_(clock, limits),
+      scratch_(clock, limits, kFirstScratchIno),
       backing_(backing),
       clock_(clock) {}
 
@@ -44,6 +44,7 @@ int Filesystem::passthrough_attr(const std::string& name, NodeAttr& out) const {
     if (!is_passthrough(name) || backing_->stat(name, st) != 0 || !S_ISREG(st.st_mode)) {
         return -ENOENT;
     }
+    out.ino = named_ino(name);
     out.mode = st.st_mode & 0555;  // shown read-only
     out.size = st.st_size;
     out.uid = st.st_uid;
@@ -61,6 +62,36 @@ std::string_view Filesystem::name_of(std::string_view path) {
     return name;
 }
 
+Ino Filesystem::named_ino(const std::string& name) const {
+    std::lock_guard lock(ino_mu_);
+    const auto [it, added] = ino_by_name_.try_emplace(name, next_named_ino_);
+    if (added) {
+        name_by_ino_.emplace(next_named_ino_, name);
+        ++next_named_ino_;
+    }
+    return it->second;
+}
+
+std::string Filesystem::path_of(Ino ino) const {
+    if (ino == kRootIno) return "/";
+    if (ino == kStatusIno) return std::string("/") + kStatusFile;
+    if (ino >= kFirstScratchIno) {
+        const auto name = scratch_.name_of(ino);
+        return name ? "/" + *name : std::string();
+    }
+    std::string name;
+    {
+        std::lock_guard lock(ino_mu_);
+        const auto it = name_by_ino_.find(ino);
+        if (it == name_by_ino_.end()) return {};
+        name = it->second;
+    }
+    // The name may have stopped being a rig's (reload) or a backing file.
+    NodeAttr attr;
+    if (registry_.find(name) == nullptr && passthrough_attr(name, attr) != 0) return {};
+    return "/" + name;
+}
+
 RigPtr Filesystem::rig_at(std::string_view path) const {
     const std::string_view name = name_of(path);
     return name.empty() ? nullptr : registry_.find(name);
@@ -72,18 +103,21 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
     out.gid = gid_;
     out.mtime = mounted_at_;
     if (path == "/") {
+        out.ino = kRootIno;
         out.is_dir = true;
         out.mode = 0700;
         return 0;
     }
     out.mode = 0600;
     if (open != nullptr && open->blob) {
+        out.ino = kStatusIno;
         out.mode = 0400;
         out.size = static_cast<off_t>(open->blob->size());
         out.mtime = clock_.now();
         return 0;
     }
     if (is_status(name_of(path))) {
+        out.ino = kStatusIno;
         out.mode = 0400;
         out.size =
             static_cast<off_t>(render_status(*registry_.rigs(), status_info_, clock_.now()).size());
@@ -92,6 +126,7 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
     }
     if (open != nullptr && open->scratch) {
         const ScratchStat st = scratch_.stat(open->scratch);
+        out.ino = st.ino;
         out.size = st.size;
         out.mtime = st.mtime;
         return 0;
@@ -102,6 +137,7 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
         return 0;
     }
     if (const RigPtr rig = rig_at(path)) {
+        out.ino = named_ino(rig->config().file);
         const CredentialPtr cred = open != nullptr ? open->credential : rig->current();
         if (cred) {
             out.size = static_cast<off_t>(cred->content.size());
@@ -114,6 +150,7 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
     if (scratch_.drop_if_stale_lock(std::string(name))) return -ENOENT;
     const auto st = scratch_.stat(std::string(name));
     if (!st) return passthrough_attr(std::string(name), out);
+    out.ino = st->ino;
     out.size = st->size;
     out.mtime = st->mtime;
     return 0;

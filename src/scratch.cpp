@@ -13,12 +13,13 @@ struct ScratchEntry {
     std::string content;
     WallTime mtime{};
     WallTime last_active{};  // open, write or close: staleness counts from here
+    uint64_t ino = 0;
     int open_handles = 0;
     bool linked = true;  // still in the directory (counts toward the total)
 };
 
-Scratch::Scratch(const Clock& clock, const ScratchLimits& limits)
-    : clock_(clock), limits_(limits) {}
+Scratch::Scratch(const Clock& clock, const ScratchLimits& limits, uint64_t first_ino)
+    : clock_(clock), limits_(limits), next_ino_(first_ino) {}
 
 bool Scratch::is_stale(const ScratchEntry& entry) const {
     return entry.open_handles == 0 &&
@@ -47,6 +48,7 @@ int Scratch::resize_locked(ScratchEntry& entry, size_t size) {
 void Scratch::unlink_locked(std::map<std::string, ScratchHandle>::iterator it) {
     total_bytes_ -= it->second->content.size();
     it->second->linked = false;
+    names_by_ino_.erase(it->second->ino);
     files_.erase(it);
 }
 
@@ -74,6 +76,8 @@ int Scratch::create(const std::string& name, bool exclusive, bool truncate, Scra
     auto entry = std::make_shared<ScratchEntry>();
     entry->mtime = entry->last_active = clock_.now();
     entry->open_handles = 1;
+    entry->ino = next_ino_++;
+    names_by_ino_.emplace(entry->ino, name);
     files_.emplace(name, entry);
     out = std::move(entry);
     return 0;
@@ -139,12 +143,13 @@ std::optional<ScratchStat> Scratch::stat(const std::string& name) const {
     std::lock_guard lock(mu_);
     auto it = files_.find(name);
     if (it == files_.end()) return std::nullopt;
-    return ScratchStat{static_cast<off_t>(it->second->content.size()), it->second->mtime};
+    return ScratchStat{static_cast<off_t>(it->second->content.size()), it->second->mtime,
+                       it->second->ino};
 }
 
 ScratchStat Scratch::stat(const ScratchHandle& handle) const {
     std::lock_guard lock(mu_);
-    return ScratchStat{static_cast<off_t>(handle->content.size()), handle->mtime};
+    return ScratchStat{static_cast<off_t>(handle->content.size()), handle->mtime, handle->ino};
 }
 
 bool Scratch::drop_if_stale_lock(const std::string& name) {
@@ -181,6 +186,7 @@ int Scratch::rename(const std::string& from, const std::string& to) {
     ScratchHandle entry = it->second;
     files_.erase(it);
     if (auto target = files_.find(to); target != files_.end()) unlink_locked(target);
+    names_by_ino_[entry->ino] = to;
     files_.emplace(to, std::move(entry));
     return 0;
 }
@@ -200,6 +206,13 @@ std::vector<std::string> Scratch::list() const {
     names.reserve(files_.size());
     for (const auto& [name, entry] : files_) names.push_back(name);
     return names;
+}
+
+std::optional<std::string> Scratch::name_of(uint64_t ino) const {
+    std::lock_guard lock(mu_);
+    const auto it = names_by_ino_.find(ino);
+    if (it == names_by_ino_.end()) return std::nullopt;
+    return it->second;
 }
 
 size_t Scratch::size() const {

@@ -7,9 +7,12 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "credfs/backing_dir.hpp"
@@ -21,8 +24,20 @@
 
 namespace credfs {
 
+/// An inode number as the kernel sees it (FUSE's nodeid). Stable for a name's
+/// whole life: a rig file keeps its number across git's rename of a lock file
+/// onto it, so an open racing that rename never finds its inode gone.
+using Ino = uint64_t;
+inline constexpr Ino kRootIno = 1;  ///< FUSE_ROOT_ID.
+inline constexpr Ino kStatusIno = 2;
+/// Rig files and the backing directory's files are numbered from here, by name.
+inline constexpr Ino kFirstNamedIno = 16;
+/// Scratch files are numbered from here, one number per file created.
+inline constexpr Ino kFirstScratchIno = Ino{1} << 32;
+
 /// What getattr reports for one node.
 struct NodeAttr {
+    Ino ino = 0;
     bool is_dir = false;
     mode_t mode = 0;  ///< Permission bits only (0700 root, 0600 files).
     off_t size = 0;   ///< Bytes; for a rig file, the length of the content served now.
@@ -58,6 +73,11 @@ class Filesystem {
     /// Names in the root: rig files in config order, then scratch files, then
     /// the backing directory's other files.
     std::vector<std::string> list() const;
+
+    /// The path ("/" or "/<name>") that inode `ino` has now, or empty when no
+    /// node has it any more (an unlinked scratch file, a removed rig): the
+    /// FUSE edge answers ESTALE, and the kernel looks the name up again.
+    std::string path_of(Ino ino) const;
 
     /// Opens an existing file. A rig file opens read-only (-EACCES for write
     /// access or O_TRUNC) and may wait up to refresh.read_timeout_s for an
@@ -103,6 +123,9 @@ class Filesystem {
     bool is_passthrough(std::string_view name) const;
     int passthrough_attr(const std::string& name, NodeAttr& out) const;
     int open_passthrough(const std::string& name, int flags, std::unique_ptr<OpenFile>& out) const;
+    /// The inode number of a rig or backing-directory file, assigned on first
+    /// use and kept for the daemon's life (never reused for another name).
+    Ino named_ino(const std::string& name) const;
 
     const RigRegistry& registry_;
     const uid_t uid_;
@@ -114,6 +137,10 @@ class Filesystem {
     const BackingDir* backing_;
     const Clock& clock_;
     StatusInfo status_info_;
+    mutable std::mutex ino_mu_;
+    mutable std::unordered_map<std::string, Ino> ino_by_name_;
+    mutable std::unordered_map<Ino, std::string> name_by_ino_;
+    mutable Ino next_named_ino_ = kFirstNamedIno;
 };
 
 }  // namespace credfs

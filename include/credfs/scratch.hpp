@@ -6,12 +6,14 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "credfs/clock.hpp"
@@ -37,12 +39,18 @@ using ScratchHandle = std::shared_ptr<ScratchEntry>;
 struct ScratchStat {
     off_t size = 0;
     WallTime mtime{};
+    /// The file's inode number: fixed at creation, kept across renames, never
+    /// reused while the Scratch lives.
+    uint64_t ino = 0;
 };
 
 /// Thread-safe. Every int return is 0 or a negative errno.
 class Scratch {
   public:
-    Scratch(const Clock& clock, const ScratchLimits& limits = {});
+    /// Inode numbers count up from `first_ino`; the caller keeps its own
+    /// numbers below it.
+    Scratch(const Clock& clock, const ScratchLimits& limits = {},
+            uint64_t first_ino = uint64_t{1} << 32);
 
     /// Creates `name` (or opens it when it exists and `exclusive` is false;
     /// `truncate` empties it). -EEXIST when it exists and `exclusive`, unless
@@ -78,6 +86,9 @@ class Scratch {
 
     std::vector<std::string> list() const;
     size_t size() const;
+    /// The current name of the file with inode `ino`, or nullopt once it was
+    /// unlinked or renamed onto a rig file.
+    std::optional<std::string> name_of(uint64_t ino) const;
 
   private:
     bool is_stale(const ScratchEntry& entry) const;
@@ -91,6 +102,8 @@ class Scratch {
     const ScratchLimits limits_;
     mutable std::mutex mu_;
     std::map<std::string, ScratchHandle> files_;
+    std::unordered_map<uint64_t, std::string> names_by_ino_;  // the inverse of files_
+    uint64_t next_ino_;
     size_t total_bytes_ = 0;  // content of the files in files_
 };
 

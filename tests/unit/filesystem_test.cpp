@@ -117,6 +117,53 @@ TEST_F(FilesystemTest, GitLockDanceRewritesARigFile) {
               "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
 }
 
+// The kernel holds inode numbers across calls: a rig file's must survive
+// git's rename of a lock over it, or an open racing the rename gets ESTALE.
+TEST_F(FilesystemTest, ARigFileKeepsItsInodeAcrossGitsRewrite) {
+    NodeAttr root, rig, other, lock_attr, after;
+    ASSERT_EQ(fs_.getattr("/", nullptr, root), 0);
+    EXPECT_EQ(root.ino, kRootIno);
+    ASSERT_EQ(fs_.getattr("/rig-a", nullptr, rig), 0);
+    ASSERT_EQ(fs_.getattr("/b.cred", nullptr, other), 0);
+    EXPECT_NE(rig.ino, other.ino);
+    EXPECT_NE(rig.ino, kRootIno);
+    std::unique_ptr<OpenFile> lock;
+    ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    ASSERT_EQ(fs_.getattr("/rig-a.lock", lock.get(), lock_attr), 0);
+    EXPECT_NE(lock_attr.ino, rig.ino);
+    EXPECT_EQ(fs_.path_of(lock_attr.ino), "/rig-a.lock");
+    fs_.release(*lock);
+    ASSERT_EQ(fs_.rename("/rig-a.lock", "/rig-a", false), 0);
+
+    ASSERT_EQ(fs_.getattr("/rig-a", nullptr, after), 0);
+    EXPECT_EQ(after.ino, rig.ino);
+    EXPECT_EQ(fs_.path_of(rig.ino), "/rig-a");
+    EXPECT_EQ(fs_.path_of(lock_attr.ino), "");  // gone: the edge answers ESTALE
+    EXPECT_EQ(fs_.path_of(kRootIno), "/");
+    EXPECT_EQ(fs_.path_of(kStatusIno), "/.status");
+    EXPECT_EQ(fs_.path_of(999), "");
+}
+
+// A scratch file is one inode from creation to unlink: a rename moves it, and
+// a new file with an old name is a new inode.
+TEST_F(FilesystemTest, ScratchFilesKeepTheirInodeAcrossRenames) {
+    std::unique_ptr<OpenFile> f;
+    NodeAttr first, moved, again;
+    ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
+    fs_.release(*f);
+    ASSERT_EQ(fs_.getattr("/other", nullptr, first), 0);
+    ASSERT_EQ(fs_.rename("/other", "/moved", false), 0);
+    ASSERT_EQ(fs_.getattr("/moved", nullptr, moved), 0);
+    EXPECT_EQ(moved.ino, first.ino);
+    EXPECT_EQ(fs_.path_of(first.ino), "/moved");
+    ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
+    fs_.release(*f);
+    ASSERT_EQ(fs_.getattr("/other", nullptr, again), 0);
+    EXPECT_NE(again.ino, first.ino);
+    ASSERT_EQ(fs_.unlink("/moved"), 0);
+    EXPECT_EQ(fs_.path_of(first.ino), "");
+}
+
 TEST_F(FilesystemTest, RigFilesCannotBeCreatedRemovedOrRenamedAway) {
     std::unique_ptr<OpenFile> file;
     EXPECT_EQ(fs_.create("/rig-a", O_WRONLY | O_CREAT | O_EXCL, file), -EEXIST);
