@@ -177,18 +177,18 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     filesystem.set_status_info(StatusInfo{CREDFS_VERSION, clock.now()});
 
     FuseArgs args;
-    fuse* f = fuse_new(&args.args, &fuse_ops(), sizeof(fuse_operations), &filesystem);
-    if (f == nullptr) {
+    fuse_session* se =
+        fuse_session_new(&args.args, &fuse_ll_ops(), sizeof(fuse_lowlevel_ops), &filesystem);
+    if (se == nullptr) {
         spdlog::error("cannot start FUSE (see the line above)");
         return 1;
     }
-    if (fuse_mount(f, options.mountpoint.c_str()) != 0) {
+    if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
         spdlog::error("cannot mount at {}: check /dev/fuse, fusermount3 and permissions",
                       options.mountpoint);
-        fuse_destroy(f);
+        fuse_session_destroy(se);
         return 1;
     }
-    fuse_session* se = fuse_get_session(f);
     fuse_set_signal_handlers(se);
     reloader.start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
     spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs()->rigs.size(),
@@ -205,7 +205,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     // read_timeout_s; libfuse's default of 10 workers would let ten such opens
     // stall every ls and stat behind them.
     fuse_loop_cfg_set_max_threads(loop_config, kMaxFuseThreads);
-    const int rc = fuse_loop_mt(f, loop_config);
+    const int rc = fuse_session_loop_mt(se, loop_config);
     fuse_loop_cfg_destroy(loop_config);
 
     stopping = true;
@@ -213,8 +213,8 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     reloader.stop();
     scheduler.stop();
     fuse_remove_signal_handlers(se);
-    fuse_unmount(f);
-    fuse_destroy(f);
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
     spdlog::info("unmounted {}", options.mountpoint);
     // libfuse reports the signal that ended the loop as its result.
     const bool clean = rc == 0 || rc == SIGINT || rc == SIGTERM || rc == SIGHUP;

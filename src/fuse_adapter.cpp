@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "credfs/filesystem.hpp"
 
@@ -15,209 +18,322 @@ namespace credfs {
 
 namespace {
 
-Filesystem& fs() { return *static_cast<Filesystem*>(fuse_get_context()->private_data); }
+/// An operation's result: a negative errno, 0 (reply "no error"), or
+/// kReplied when the operation sent its own success reply.
+constexpr int kReplied = 1;
 
-/// With nullpath_ok, libfuse passes no path for operations on open handles.
-std::string_view path_or_empty(const char* path) { return path != nullptr ? path : ""; }
+Filesystem& fs(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
 
-/// One catch per operation: nothing may unwind into libfuse's C code.
+/// One catch per operation: nothing may unwind into libfuse's C code, and
+/// every request gets exactly one reply.
 template <class Op>
-int guarded(const char* name, Op op) noexcept {
+void guarded(fuse_req_t req, const char* name, Op op) noexcept {
+    int rc = -EIO;
     try {
-        return op();
+        rc = op();
     } catch (const std::exception& e) {
         spdlog::error("{}: {}", name, e.what());
     } catch (...) {
         spdlog::error("{}: unknown exception", name);
     }
-    return -EIO;
+    if (rc != kReplied) fuse_reply_err(req, -rc);
 }
 
 OpenFile* handle(const fuse_file_info* fi) {
     return fi == nullptr ? nullptr : reinterpret_cast<OpenFile*>(fi->fh);
 }
 
-void* op_init(fuse_conn_info* /*conn*/, fuse_config* cfg) {
-    cfg->entry_timeout = 0;
-    cfg->negative_timeout = 0;
-    cfg->attr_timeout = 0;
-    cfg->kernel_cache = 0;
-    cfg->direct_io = 1;
-    // git renames <file>.lock over a rig file that readers may hold open.
-    // hard_remove: no ".fuse_hidden" rename of the open target (which rig
-    // files refuse); nullpath_ok: operations on an open handle go by the
-    // handle, so a node replaced by that rename does not fail with ESTALE.
-    cfg->hard_remove = 1;
-    cfg->nullpath_ok = 1;
-    return fuse_get_context()->private_data;
+/// The node's path now; throws nothing, empty when the inode is gone.
+std::string path_of(fuse_req_t req, fuse_ino_t ino) { return fs(req).path_of(ino); }
+
+/// "/<name>" for a name in `parent`, or empty when `parent` is not the root
+/// (the mount is one flat directory).
+std::string child_path(fuse_ino_t parent, const char* name) {
+    return parent == kRootIno ? "/" + std::string(name) : std::string();
 }
 
-int op_getattr(const char* path, struct stat* st, fuse_file_info* fi) {
-    return guarded("getattr", [&] {
+struct stat to_stat(const NodeAttr& attr, fuse_ino_t ino) {
+    struct stat st {};
+    st.st_ino = ino;
+    st.st_mode = (attr.is_dir ? S_IFDIR : S_IFREG) | attr.mode;
+    st.st_nlink = attr.is_dir ? 2 : 1;
+    st.st_size = attr.size;
+    st.st_uid = attr.uid;
+    st.st_gid = attr.gid;
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(attr.mtime.time_since_epoch()).count();
+    st.st_mtim = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    st.st_ctim = st.st_mtim;
+    st.st_atim = st.st_mtim;
+    return st;
+}
+
+/// Timeouts 0: the kernel asks again on every use, so a rename by git or a
+/// refresh is seen at once.
+fuse_entry_param to_entry(const NodeAttr& attr) {
+    fuse_entry_param e{};
+    e.ino = attr.ino;
+    e.attr = to_stat(attr, attr.ino);
+    e.attr_timeout = 0;
+    e.entry_timeout = 0;
+    return e;
+}
+
+/// Attributes by the open handle when there is one (fstat: the size of that
+/// handle's snapshot), else by the inode's current path.
+int reply_attr(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi) {
+    const std::string path = path_of(req, ino);
+    if (handle(fi) == nullptr && path.empty()) return -ESTALE;
+    NodeAttr attr;
+    if (const int rc = fs(req).getattr(path, handle(fi), attr); rc != 0) return rc;
+    const struct stat st = to_stat(attr, ino);
+    fuse_reply_attr(req, &st, 0);
+    return kReplied;
+}
+
+void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    guarded(req, "lookup", [&] {
+        const std::string path = child_path(parent, name);
+        if (path.empty()) return -ENOENT;
         NodeAttr attr;
-        // No path and no file handle: fstat on the root directory's handle.
-        const std::string_view where = path != nullptr ? path : (handle(fi) != nullptr ? "" : "/");
-        const int rc = fs().getattr(where, handle(fi), attr);
-        if (rc != 0) return rc;
-        std::memset(st, 0, sizeof *st);
-        st->st_mode = (attr.is_dir ? S_IFDIR : S_IFREG) | attr.mode;
-        st->st_nlink = attr.is_dir ? 2 : 1;
-        st->st_size = attr.size;
-        st->st_uid = attr.uid;
-        st->st_gid = attr.gid;
-        const auto ns =
-            std::chrono::duration_cast<std::chrono::nanoseconds>(attr.mtime.time_since_epoch())
-                .count();
-        st->st_mtim = {static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-        st->st_ctim = st->st_mtim;
-        st->st_atim = st->st_mtim;
-        return 0;
+        if (const int rc = fs(req).getattr(path, nullptr, attr); rc != 0) return rc;
+        const fuse_entry_param e = to_entry(attr);
+        fuse_reply_entry(req, &e);
+        return kReplied;
     });
 }
 
-int op_readdir(const char* path, void* buf, fuse_fill_dir_t fill, off_t /*offset*/,
-               fuse_file_info* /*fi*/, fuse_readdir_flags /*flags*/) {
-    // With nullpath_ok the path is null on the directory handle: the root.
-    if (path != nullptr && std::strcmp(path, "/") != 0) return -ENOTDIR;
-    return guarded("readdir", [&] {
-        fill(buf, ".", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-        fill(buf, "..", nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
-        for (const auto& name : fs().list()) {
-            fill(buf, name.c_str(), nullptr, 0, static_cast<fuse_fill_dir_flags>(0));
+void op_forget(fuse_req_t req, fuse_ino_t /*ino*/, uint64_t /*nlookup*/) { fuse_reply_none(req); }
+
+void op_forget_multi(fuse_req_t req, size_t /*count*/, fuse_forget_data* /*forgets*/) {
+    fuse_reply_none(req);
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    guarded(req, "getattr", [&] { return reply_attr(req, ino, fi); });
+}
+
+int set_mtime(fuse_req_t req, const std::string& path, const struct stat* attr, int to_set) {
+    WallTime mtime = WallClock::now();
+    if ((to_set & FUSE_SET_ATTR_MTIME_NOW) == 0) {
+        mtime = WallTime{} + std::chrono::duration_cast<WallClock::duration>(
+                                 std::chrono::seconds(attr->st_mtim.tv_sec) +
+                                 std::chrono::nanoseconds(attr->st_mtim.tv_nsec));
+    }
+    return fs(req).set_mtime(path, mtime);
+}
+
+// Modes and owners are fixed (0600, the mounting user): chmod and chown are
+// accepted and change nothing, so tools that set them keep working.
+void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+    guarded(req, "setattr", [&] {
+        const std::string path = path_of(req, ino);
+        if (path.empty() && handle(fi) == nullptr) return -ESTALE;
+        if ((to_set & FUSE_SET_ATTR_SIZE) != 0) {
+            if (const int rc = fs(req).truncate(path, handle(fi), attr->st_size); rc != 0)
+                return rc;
         }
-        return 0;
-    });
-}
-
-int op_open(const char* path, fuse_file_info* fi) {
-    return guarded("open", [&] {
-        std::unique_ptr<OpenFile> file;
-        const int rc = fs().open(path, fi->flags, file);
-        if (rc != 0) return rc;
-        fi->direct_io = 1;
-        fi->keep_cache = 0;
-        fi->fh = reinterpret_cast<uint64_t>(file.release());
-        return 0;
-    });
-}
-
-int op_create(const char* path, mode_t /*mode*/, fuse_file_info* fi) {
-    return guarded("create", [&] {
-        std::unique_ptr<OpenFile> file;
-        const int rc = fs().create(path, fi->flags, file);
-        if (rc != 0) return rc;
-        fi->direct_io = 1;
-        fi->fh = reinterpret_cast<uint64_t>(file.release());
-        return 0;
-    });
-}
-
-int op_read(const char* /*path*/, char* buf, size_t size, off_t offset, fuse_file_info* fi) {
-    const OpenFile* file = handle(fi);
-    if (file == nullptr) return -EBADF;
-    return guarded("read", [&] { return static_cast<int>(fs().read(*file, buf, size, offset)); });
-}
-
-int op_write(const char* /*path*/, const char* buf, size_t size, off_t offset, fuse_file_info* fi) {
-    const OpenFile* file = handle(fi);
-    if (file == nullptr) return -EBADF;
-    return guarded("write", [&] {
-        return static_cast<int>(fs().write(*file, std::string_view(buf, size), offset));
-    });
-}
-
-int op_truncate(const char* path, off_t size, fuse_file_info* fi) {
-    return guarded("truncate",
-                   [&] { return fs().truncate(path_or_empty(path), handle(fi), size); });
-}
-
-int op_unlink(const char* path) {
-    return guarded("unlink", [&] { return fs().unlink(path); });
-}
-
-int op_rename(const char* from, const char* to, unsigned int flags) {
-    if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;  // RENAME_EXCHANGE, RENAME_WHITEOUT
-    return guarded("rename",
-                   [&] { return fs().rename(from, to, (flags & RENAME_NOREPLACE) != 0); });
-}
-
-int op_utimens(const char* path, const struct timespec tv[2], fuse_file_info* /*fi*/) {
-    return guarded("utimens", [&] {
-        WallTime mtime = WallClock::now();
-        if (tv != nullptr && tv[1].tv_nsec != UTIME_NOW && tv[1].tv_nsec != UTIME_OMIT) {
-            mtime = WallTime{} + std::chrono::duration_cast<WallClock::duration>(
-                                     std::chrono::seconds(tv[1].tv_sec) +
-                                     std::chrono::nanoseconds(tv[1].tv_nsec));
+        if ((to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) != 0 && !path.empty()) {
+            if (const int rc = set_mtime(req, path, attr, to_set); rc != 0) return rc;
         }
-        if (tv != nullptr && tv[1].tv_nsec == UTIME_OMIT) return 0;
-        return fs().set_mtime(path, mtime);
+        return reply_attr(req, ino, fi);
     });
 }
 
-// Modes and owners are fixed (0600, the mounting user); accepting chmod and
-// chown keeps tools that set them (e.g. after creating a file) working.
-int op_chmod(const char* path, mode_t /*mode*/, fuse_file_info* fi) {
-    NodeAttr attr;
-    return guarded("chmod", [&] { return fs().getattr(path_or_empty(path), handle(fi), attr); });
+/// The root's listing, taken at opendir so offsets stay valid across readdir
+/// calls while git creates and renames lock files.
+struct DirSnapshot {
+    std::vector<std::pair<std::string, fuse_ino_t>> entries;
+};
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    guarded(req, "opendir", [&] {
+        if (ino != kRootIno) return path_of(req, ino).empty() ? -ESTALE : -ENOTDIR;
+        auto snapshot = std::make_unique<DirSnapshot>();
+        snapshot->entries = {{".", kRootIno}, {"..", kRootIno}};
+        for (auto& name : fs(req).list()) {
+            NodeAttr attr;
+            if (fs(req).getattr("/" + name, nullptr, attr) == 0) {
+                snapshot->entries.emplace_back(std::move(name), attr.ino);
+            }
+        }
+        fi->fh = reinterpret_cast<uint64_t>(snapshot.release());
+        fuse_reply_open(req, fi);
+        return kReplied;
+    });
 }
 
-int op_chown(const char* path, uid_t /*uid*/, gid_t /*gid*/, fuse_file_info* fi) {
-    NodeAttr attr;
-    return guarded("chown", [&] { return fs().getattr(path_or_empty(path), handle(fi), attr); });
+void op_readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
+    guarded(req, "readdir", [&] {
+        const auto* snapshot = reinterpret_cast<const DirSnapshot*>(fi->fh);
+        std::vector<char> buf(size);
+        size_t used = 0;
+        for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < snapshot->entries.size(); ++i) {
+            struct stat st {};
+            st.st_ino = snapshot->entries[i].second;
+            st.st_mode = i < 2 ? S_IFDIR : S_IFREG;
+            const size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
+                                                  snapshot->entries[i].first.c_str(), &st,
+                                                  static_cast<off_t>(i + 1));
+            if (need > size - used) break;
+            used += need;
+        }
+        fuse_reply_buf(req, buf.data(), used);
+        return kReplied;
+    });
+}
+
+void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+    delete reinterpret_cast<DirSnapshot*>(fi->fh);
+    fi->fh = 0;
+    fuse_reply_err(req, 0);
+}
+
+int reply_open(fuse_req_t req, fuse_file_info* fi, std::unique_ptr<OpenFile> file) {
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    fi->fh = reinterpret_cast<uint64_t>(file.get());
+    if (fuse_reply_open(req, fi) == 0) {
+        static_cast<void>(file.release());  // the kernel holds it now; RELEASE frees it
+    } else {
+        fs(req).release(*file);  // the opener was interrupted: no RELEASE will come
+    }
+    return kReplied;
+}
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    guarded(req, "open", [&] {
+        const std::string path = path_of(req, ino);
+        if (path.empty()) return -ESTALE;
+        std::unique_ptr<OpenFile> file;
+        if (const int rc = fs(req).open(path, fi->flags, file); rc != 0) return rc;
+        return reply_open(req, fi, std::move(file));
+    });
+}
+
+void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode*/,
+               fuse_file_info* fi) {
+    guarded(req, "create", [&] {
+        const std::string path = child_path(parent, name);
+        if (path.empty()) return -ENOENT;
+        std::unique_ptr<OpenFile> file;
+        if (const int rc = fs(req).create(path, fi->flags, file); rc != 0) return rc;
+        NodeAttr attr;
+        fs(req).getattr(path, file.get(), attr);
+        const fuse_entry_param e = to_entry(attr);
+        fi->direct_io = 1;
+        fi->fh = reinterpret_cast<uint64_t>(file.get());
+        if (fuse_reply_create(req, &e, fi) == 0) {
+            static_cast<void>(file.release());  // freed by RELEASE
+        } else {
+            fs(req).release(*file);
+        }
+        return kReplied;
+    });
+}
+
+void op_read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
+    guarded(req, "read", [&] {
+        const OpenFile* file = handle(fi);
+        if (file == nullptr) return -EBADF;
+        thread_local std::vector<char> buf;
+        if (buf.size() < size) buf.resize(size);
+        const ssize_t n = fs(req).read(*file, buf.data(), size, off);
+        if (n < 0) return static_cast<int>(n);
+        fuse_reply_buf(req, buf.data(), static_cast<size_t>(n));
+        return kReplied;
+    });
+}
+
+void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* data, size_t size, off_t off,
+              fuse_file_info* fi) {
+    guarded(req, "write", [&] {
+        const OpenFile* file = handle(fi);
+        if (file == nullptr) return -EBADF;
+        const ssize_t n = fs(req).write(*file, std::string_view(data, size), off);
+        if (n < 0) return static_cast<int>(n);
+        fuse_reply_write(req, static_cast<size_t>(n));
+        return kReplied;
+    });
+}
+
+void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    guarded(req, "unlink", [&] {
+        const std::string path = child_path(parent, name);
+        return path.empty() ? -ENOENT : fs(req).unlink(path);
+    });
+}
+
+void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+               const char* newname, unsigned int flags) {
+    guarded(req, "rename", [&] {
+        if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;  // RENAME_EXCHANGE, RENAME_WHITEOUT
+        const std::string from = child_path(parent, name);
+        const std::string to = child_path(newparent, newname);
+        if (from.empty() || to.empty()) return -ENOENT;
+        return fs(req).rename(from, to, (flags & RENAME_NOREPLACE) != 0);
+    });
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* /*fi*/) {
+    fuse_reply_err(req, 0);
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* /*fi*/) {
+    fuse_reply_err(req, 0);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+    std::unique_ptr<OpenFile> file(handle(fi));
+    fi->fh = 0;
+    guarded(req, "release", [&] {
+        if (file) fs(req).release(*file);
+        return 0;
+    });
 }
 
 // The root holds only rig files and git's plain files.
-int op_mkdir(const char*, mode_t) { return -EPERM; }
-int op_mknod(const char*, mode_t, dev_t) { return -EPERM; }
-int op_symlink(const char*, const char*) { return -EPERM; }
-int op_link(const char*, const char*) { return -EPERM; }
-
-int op_flush(const char* /*path*/, fuse_file_info* /*fi*/) { return 0; }
-
-int op_fsync(const char* /*path*/, int /*datasync*/, fuse_file_info* /*fi*/) { return 0; }
-
-int op_release(const char* /*path*/, fuse_file_info* fi) {
-    OpenFile* file = handle(fi);
-    if (file != nullptr) {
-        guarded("release", [&] {
-            fs().release(*file);
-            return 0;
-        });
-    }
-    delete file;
-    fi->fh = 0;
-    return 0;
+void op_mkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EPERM); }
+void op_mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+    fuse_reply_err(req, EPERM);
 }
+void op_symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EPERM);
+}
+void op_link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
+void op_rmdir(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, ENOTDIR); }
 
-fuse_operations make_ops() {
-    fuse_operations ops{};
-    ops.init = op_init;
+fuse_lowlevel_ops make_ops() {
+    fuse_lowlevel_ops ops{};
+    ops.lookup = op_lookup;
+    ops.forget = op_forget;
+    ops.forget_multi = op_forget_multi;
     ops.getattr = op_getattr;
+    ops.setattr = op_setattr;
+    ops.opendir = op_opendir;
     ops.readdir = op_readdir;
+    ops.releasedir = op_releasedir;
     ops.open = op_open;
     ops.create = op_create;
     ops.read = op_read;
     ops.write = op_write;
-    ops.truncate = op_truncate;
     ops.unlink = op_unlink;
     ops.rename = op_rename;
-    ops.utimens = op_utimens;
-    ops.chmod = op_chmod;
-    ops.chown = op_chown;
+    ops.flush = op_flush;
+    ops.fsync = op_fsync;
+    ops.release = op_release;
     ops.mkdir = op_mkdir;
     ops.mknod = op_mknod;
     ops.symlink = op_symlink;
     ops.link = op_link;
-    ops.flush = op_flush;
-    ops.fsync = op_fsync;
-    ops.release = op_release;
+    ops.rmdir = op_rmdir;
     return ops;
 }
 
 }  // namespace
 
-const fuse_operations& fuse_ops() {
-    static const fuse_operations ops = make_ops();
+const fuse_lowlevel_ops& fuse_ll_ops() {
+    static const fuse_lowlevel_ops ops = make_ops();
     return ops;
 }
 
