@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "test_support.hpp"
 
@@ -60,6 +62,14 @@ TEST_F(CliTest, HelpAndVersion) {
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.output.find("Usage: gastown-credfs --config FILE [-f] MOUNTPOINT"),
               std::string::npos);
+    for (const char* line :
+         {"gastown-credfs status [--json] [MOUNTPOINT]", "gastown-credfs check --config FILE",
+          "gastown-credfs doctor [--repo DIR] [MOUNTPOINT]"}) {
+        EXPECT_NE(help.output.find(line), std::string::npos) << line;
+    }
+    EXPECT_EQ(run("status --help").status, 0);
+    EXPECT_EQ(run("check --help").status, 0);
+    EXPECT_EQ(run("doctor --help").status, 0);
     CliRun version = run("--version");
     EXPECT_EQ(version.status, 0);
     EXPECT_EQ(version.output.rfind("gastown-credfs ", 0), 0u);
@@ -98,6 +108,37 @@ TEST_F(CliTest, StartupErrorsReachTheTerminalEvenWithALogFile) {
     EXPECT_NE(r.output.find("mountpoint " + dir_ + "/absent: No such file or directory"),
               std::string::npos)
         << r.output;
+}
+
+TEST_F(CliTest, SubcommandUsageErrorsExit2) {
+    for (const std::string& args : std::vector<std::string>{
+             "status " + mnt_ + " " + mnt_, "status --bogus", "status -x " + mnt_, "check",
+             "check --config", "check --config x " + mnt_, "check --bogus", "doctor --repo",
+             "doctor " + mnt_ + " " + mnt_, "doctor --bogus"}) {
+        CliRun r = run(args);
+        EXPECT_EQ(r.status, 2) << args << ": " << r.output;
+        EXPECT_NE(r.output.find("Try 'gastown-credfs --help'"), std::string::npos) << args;
+    }
+}
+
+TEST_F(CliTest, CheckWithABadConfigIsTheDaemonsLineAndExit2) {
+    const std::string cfg = config(R"({"source": {"type": "vault"}, "rigs": [{"id": "r"}]})");
+    CliRun r = run("check --config " + cfg);
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.output, "gastown-credfs: config " + cfg +
+                            ": source.type: unknown source type \"vault\" (expected gastown, "
+                            "github_app, static or exec)\n");
+}
+
+TEST_F(CliTest, StatusOnWhatIsNoMountIsOneLineExit1) {
+    CliRun plain = run("status " + mnt_);
+    EXPECT_EQ(plain.status, 1);
+    EXPECT_EQ(plain.output.find("gastown-credfs: " + mnt_ + ": not a gastown-credfs mount"), 0u)
+        << plain.output;
+    EXPECT_EQ(std::count(plain.output.begin(), plain.output.end(), '\n'), 1);
+    CliRun missing = run("status --json " + dir_ + "/absent");
+    EXPECT_EQ(missing.status, 1);
+    EXPECT_EQ(missing.output, "gastown-credfs: " + dir_ + "/absent: no such directory\n");
 }
 
 TEST_F(CliTest, OptionsMayFollowTheMountpoint) {
