@@ -21,10 +21,14 @@
 namespace credfs {
 
 struct ScratchLimits {
-    size_t max_files = 10000;           ///< Creating more gives ENOSPC.
-    size_t lock_reserve = 1000;         ///< Of max_files, kept for `*.lock` files only.
-    size_t max_file_size = 1 << 20;     ///< Bytes; writing past it gives EFBIG.
-    size_t max_total_bytes = 64 << 20;  ///< Bytes in all files; past it, ENOSPC.
+    size_t max_files = 10000;        ///< Creating more gives ENOSPC.
+    size_t lock_reserve = 1000;      ///< Of max_files, kept for `*.lock` files only.
+    size_t max_file_size = 1 << 20;  ///< Bytes; writing past it gives EFBIG.
+    size_t max_total_bytes =
+        64 << 20;  ///< Bytes in all files (open unlinked ones too); past it, ENOSPC.
+    /// Of max_total_bytes, kept for `*.lock` files only, so files git made
+    /// beside the rigs cannot starve the rigs' own rewrites.
+    size_t lock_reserve_bytes = 8 << 20;
     /// A lock file nobody holds open, untouched (no open, write or close) for
     /// this long (seconds, wall time), was left by a killed git; a lookup or
     /// an O_EXCL create may drop it (git waits only 1 s for a lock).
@@ -78,8 +82,18 @@ class Scratch {
     ScratchStat stat(const ScratchHandle& handle) const;
     int set_mtime(const std::string& name, WallTime mtime);
 
+    // By inode number: a file stays reachable this way while it is in the
+    // directory or held open after an unlink (fstat, fchmod, futimens and
+    // reopening /proc/self/fd/N of an unlinked file work as on a disk).
+    std::optional<ScratchStat> stat_ino(uint64_t ino) const;
+    /// Opens the file with inode `ino`; -ESTALE when it is gone.
+    int open_ino(uint64_t ino, bool truncate, ScratchHandle& out);
+    int set_mtime_ino(uint64_t ino, WallTime mtime);
+
     int unlink(const std::string& name);
-    /// Moves `from` to `to`, replacing `to`. -ENOENT when `from` is absent.
+    /// Moves `from` to `to`, replacing `to`. -ENOENT when `from` is absent;
+    /// -ENOSPC when a lock file would become a plain file that the plain
+    /// files' share of the limits (outside the lock reserves) has no room for.
     int rename(const std::string& from, const std::string& to);
     /// Removes `name` and returns its content (for a rename onto a rig file).
     std::optional<std::string> take(const std::string& name);
@@ -95,16 +109,25 @@ class Scratch {
     void log_stale(const std::string& name) const;
     /// Must hold mu_. Resizes within the per-file and total budgets.
     int resize_locked(ScratchEntry& entry, size_t size);
-    /// Must hold mu_. Removes from the directory; open handles keep the data.
+    /// Must hold mu_. Removes from the directory; open handles keep the data
+    /// (and its bytes count until the last one closes).
     void unlink_locked(std::map<std::string, ScratchHandle>::iterator it);
+    /// Must hold mu_. The file with inode `ino`, linked or open; null if gone.
+    ScratchHandle find_ino_locked(uint64_t ino) const;
+    /// Must hold mu_. Bytes the total may reach for `entry` (plain files stop
+    /// short of the lock reserve).
+    size_t byte_cap(const ScratchEntry& entry) const;
+    /// Must hold mu_. Adds one open handle to `entry`, optionally emptying it.
+    void open_locked(const ScratchHandle& entry, bool truncate, ScratchHandle& out);
 
     const Clock& clock_;
     const ScratchLimits limits_;
     mutable std::mutex mu_;
     std::map<std::string, ScratchHandle> files_;
-    std::unordered_map<uint64_t, std::string> names_by_ino_;  // the inverse of files_
+    std::unordered_map<uint64_t, std::string> names_by_ino_;     // the inverse of files_
+    std::unordered_map<uint64_t, ScratchHandle> open_unlinked_;  // unlinked, still open
     uint64_t next_ino_;
-    size_t total_bytes_ = 0;  // content of the files in files_
+    size_t total_bytes_ = 0;  // content of the files in files_ and open_unlinked_
 };
 
 }  // namespace credfs

@@ -22,6 +22,7 @@ class ScratchTest : public ::testing::Test {
                                            .lock_reserve = 1,
                                            .max_file_size = 16,
                                            .max_total_bytes = 40,
+                                           .lock_reserve_bytes = 0,
                                            .stale_lock_s = 5}};
 };
 
@@ -63,7 +64,84 @@ TEST_F(ScratchTest, LimitsGiveErrnoNotGrowth) {
     EXPECT_EQ(scratch_.write(lock, std::string(16, 'l'), 0, false), -ENOSPC);
     EXPECT_EQ(scratch_.write(lock, std::string(8, 'l'), 0, false), 8);
     ASSERT_EQ(scratch_.unlink("a"), 0);
+    // Still open: its bytes are still held, as a disk's blocks would be.
+    EXPECT_EQ(scratch_.write(lock, std::string(16, 'l'), 0, false), -ENOSPC);
+    scratch_.release(h);
     EXPECT_EQ(scratch_.write(lock, std::string(16, 'l'), 0, false), 16);
+}
+
+// Unlinking files while keeping them open must not be a way around the
+// total budget (the daemon's memory).
+TEST_F(ScratchTest, OpenUnlinkedFilesCountUntilTheirLastClose) {
+    ScratchHandle a, b;
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(scratch_.create("a", true, false, a), 0);
+        ASSERT_EQ(scratch_.write(a, std::string(16, 'a'), 0, false), 16);
+        ASSERT_EQ(scratch_.unlink("a"), 0);
+        if (i == 0) b = a;
+    }
+    ScratchHandle c;
+    ASSERT_EQ(scratch_.create("c", true, false, c), 0);
+    EXPECT_EQ(scratch_.write(c, std::string(16, 'c'), 0, false), -ENOSPC);  // 32 of 40 held
+    scratch_.release(b);
+    EXPECT_EQ(scratch_.write(c, std::string(16, 'c'), 0, false), 16);
+    scratch_.release(a);
+    scratch_.release(c);
+}
+
+// fstat, fchmod, futimens and reopening /proc/self/fd/N go by inode: an
+// unlinked file stays reachable while it is open, and only then.
+TEST_F(ScratchTest, AnOpenUnlinkedFileIsReachableByInodeUntilClosed) {
+    ScratchHandle h;
+    ASSERT_EQ(scratch_.create("f", true, false, h), 0);
+    ASSERT_EQ(scratch_.write(h, "abc", 0, false), 3);
+    const uint64_t ino = scratch_.stat("f")->ino;
+    ASSERT_EQ(scratch_.unlink("f"), 0);
+    EXPECT_FALSE(scratch_.name_of(ino));
+    ASSERT_TRUE(scratch_.stat_ino(ino));
+    EXPECT_EQ(scratch_.stat_ino(ino)->size, 3);
+    EXPECT_EQ(scratch_.set_mtime_ino(ino, WallTime{}), 0);
+    EXPECT_EQ(scratch_.stat_ino(ino)->mtime, WallTime{});
+    ScratchHandle reopened;
+    ASSERT_EQ(scratch_.open_ino(ino, false, reopened), 0);
+    EXPECT_EQ(content(reopened), "abc");
+    scratch_.release(h);
+    EXPECT_TRUE(scratch_.stat_ino(ino));  // the reopened handle still holds it
+    scratch_.release(reopened);
+    EXPECT_FALSE(scratch_.stat_ino(ino));
+    EXPECT_EQ(scratch_.open_ino(ino, false, reopened), -ESTALE);
+}
+
+// The lock reserves (files and bytes) stay for `*.lock` files even when a
+// lock is renamed to a plain name, so other files cannot fill them.
+TEST_F(ScratchTest, RenamingLocksToPlainNamesCannotFillTheReserve) {
+    ScratchHandle a, b, lock;
+    ASSERT_EQ(scratch_.create("a", true, false, a), 0);
+    ASSERT_EQ(scratch_.create("b", true, false, b), 0);
+    ASSERT_EQ(scratch_.create("x.lock", true, false, lock), 0);  // the reserved slot
+    EXPECT_EQ(scratch_.rename("x.lock", "x"), -ENOSPC);
+    EXPECT_EQ(scratch_.rename("x.lock", "a"), 0);  // replacing a plain file adds none
+    EXPECT_EQ(scratch_.list(), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(ScratchReserve, PlainFilesStopShortOfTheLockByteReserve) {
+    test::FakeClock clock;
+    Scratch scratch(clock, ScratchLimits{.max_files = 10,
+                                         .lock_reserve = 1,
+                                         .max_file_size = 16,
+                                         .max_total_bytes = 40,
+                                         .lock_reserve_bytes = 16,
+                                         .stale_lock_s = 5});
+    ScratchHandle plain, lock;
+    ASSERT_EQ(scratch.create("notes", true, false, plain), 0);
+    ASSERT_EQ(scratch.write(plain, std::string(16, 'p'), 0, false), 16);
+    ScratchHandle more;
+    ASSERT_EQ(scratch.create("more", true, false, more), 0);
+    EXPECT_EQ(scratch.write(more, std::string(16, 'p'), 0, false), -ENOSPC);  // 32 > 40 - 16
+    EXPECT_EQ(scratch.write(more, std::string(8, 'p'), 0, false), 8);
+    ASSERT_EQ(scratch.create("rig.lock", true, false, lock), 0);
+    EXPECT_EQ(scratch.write(lock, std::string(16, 'l'), 0, false), 16);  // the reserve
+    EXPECT_EQ(scratch.rename("rig.lock", "other"), -ENOSPC);
 }
 
 TEST_F(ScratchTest, StalenessCountsFromTheLastCloseNotTheLastWrite) {
