@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <climits>  // NAME_MAX
 #include <cstring>
 #include <memory>
 #include <string>
@@ -68,14 +69,21 @@ struct stat to_stat(const NodeAttr& attr, fuse_ino_t ino) {
     return st;
 }
 
-/// Timeouts 0: the kernel asks again on every use, so a rename by git or a
-/// refresh is seen at once.
+/// Seconds the kernel may keep a name -> inode answer for the nodes whose
+/// inode never changes (root, .status, rig and backing files): it saves a
+/// LOOKUP per open. A rig removed by a reload answers ESTALE meanwhile, and
+/// the kernel then looks the name up again (and gets ENOENT).
+constexpr double kStableEntryTimeoutS = 10;
+
+/// Attribute timeouts are 0 (a refresh changes a rig file's size behind the
+/// kernel's back), and so are entry timeouts for scratch files, whose names
+/// git renames and recreates all the time.
 fuse_entry_param to_entry(const NodeAttr& attr) {
     fuse_entry_param e{};
     e.ino = attr.ino;
     e.attr = to_stat(attr, attr.ino);
     e.attr_timeout = 0;
-    e.entry_timeout = 0;
+    e.entry_timeout = attr.ino < kFirstScratchIno ? kStableEntryTimeoutS : 0;
     return e;
 }
 
@@ -95,6 +103,8 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     guarded(req, "lookup", [&] {
         const std::string path = child_path(parent, name);
         if (path.empty()) return -ENOENT;
+        // The kernel passes names up to 1024 bytes; no file here has a longer one than NAME_MAX.
+        if (path.size() - 1 > NAME_MAX) return -ENAMETOOLONG;
         NodeAttr attr;
         if (const int rc = fs(req).getattr(path, nullptr, attr); rc != 0) return rc;
         const fuse_entry_param e = to_entry(attr);
@@ -140,32 +150,37 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     });
 }
 
-/// The root's listing, taken at opendir so offsets stay valid across readdir
-/// calls while git creates and renames lock files.
+/// The root's listing, taken when reading starts at offset 0 (opendir,
+/// rewinddir) so offsets stay valid across the readdir calls of one pass
+/// while git creates and renames lock files.
 struct DirSnapshot {
     std::vector<std::pair<std::string, fuse_ino_t>> entries;
 };
+
+void take_snapshot(fuse_req_t req, DirSnapshot& snapshot) {
+    snapshot.entries = {{".", kRootIno}, {"..", kRootIno}};
+    for (auto& name : fs(req).list()) {
+        NodeAttr attr;
+        if (fs(req).getattr("/" + name, nullptr, attr) == 0) {
+            snapshot.entries.emplace_back(std::move(name), attr.ino);
+        }
+    }
+}
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, "opendir", [&] {
         if (ino != kRootIno) return path_of(req, ino).empty() ? -ESTALE : -ENOTDIR;
         auto snapshot = std::make_unique<DirSnapshot>();
-        snapshot->entries = {{".", kRootIno}, {"..", kRootIno}};
-        for (auto& name : fs(req).list()) {
-            NodeAttr attr;
-            if (fs(req).getattr("/" + name, nullptr, attr) == 0) {
-                snapshot->entries.emplace_back(std::move(name), attr.ino);
-            }
-        }
-        fi->fh = reinterpret_cast<uint64_t>(snapshot.release());
-        fuse_reply_open(req, fi);
+        fi->fh = reinterpret_cast<uint64_t>(snapshot.get());
+        if (fuse_reply_open(req, fi) == 0) static_cast<void>(snapshot.release());
         return kReplied;
     });
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
     guarded(req, "readdir", [&] {
-        const auto* snapshot = reinterpret_cast<const DirSnapshot*>(fi->fh);
+        auto* snapshot = reinterpret_cast<DirSnapshot*>(fi->fh);
+        if (off <= 0) take_snapshot(req, *snapshot);
         std::vector<char> buf(size);
         size_t used = 0;
         for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < snapshot->entries.size(); ++i) {
@@ -275,10 +290,6 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t n
     });
 }
 
-void op_flush(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* /*fi*/) {
-    fuse_reply_err(req, 0);
-}
-
 void op_fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_info* /*fi*/) {
     fuse_reply_err(req, 0);
 }
@@ -319,7 +330,6 @@ fuse_lowlevel_ops make_ops() {
     ops.write = op_write;
     ops.unlink = op_unlink;
     ops.rename = op_rename;
-    ops.flush = op_flush;
     ops.fsync = op_fsync;
     ops.release = op_release;
     ops.mkdir = op_mkdir;

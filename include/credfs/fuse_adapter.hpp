@@ -13,10 +13,12 @@
 namespace credfs {
 
 /// The operation table for fuse_session_new; its userdata must be a
-/// credfs::Filesystem*. Every entry and attribute reply carries entry and
-/// attr timeouts of 0 (content changes behind the kernel's back), and open()
-/// sets direct_io so the page cache never serves an old token. Forgets are
-/// no-ops: no per-lookup state is kept, and inode numbers are never reused.
+/// credfs::Filesystem*. Attribute timeouts are 0 (content changes behind the
+/// kernel's back); entry timeouts are 0 for scratch files and 10 s for nodes
+/// whose inode never changes; open() sets direct_io so the page cache never
+/// serves an old token. There is no flush (the kernel stops sending it).
+/// Forgets are no-ops: no per-lookup state is kept, and inode numbers are
+/// never reused.
 const fuse_lowlevel_ops& fuse_ll_ops();
 
 }  // namespace credfs
