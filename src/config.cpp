@@ -368,11 +368,17 @@ LogConfig parse_log(const Json::Value& root, const std::string& base_dir) {
     LogConfig log;
     const Json::Value& v = object_at(root, "log", "log");
     if (v.isNull()) return log;
-    check_keys(v, "log", {"level", "file"});
+    check_keys(v, "log", {"level", "file", "format"});
     log.level = string_at(v, "level", "log.level").value_or(log.level);
     if (spdlog::level::from_str(log.level) == spdlog::level::off && log.level != "off") {
         fail("log.level", "unknown level \"" + log.level +
                               "\" (trace, debug, info, warn, error, critical, off)");
+    }
+    const std::string format = string_at(v, "format", "log.format").value_or("plain");
+    if (format == "json") {
+        log.format = LogFormat::Json;
+    } else if (format != "plain") {
+        fail("log.format", "unknown format \"" + format + "\" (plain or json)");
     }
     log.file = resolve(string_at(v, "file", "log.file").value_or(""), base_dir);
     if (!log.file.empty()) {

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <numeric>
 #include <system_error>
 
 #include "credfs/fallback_state.hpp"
@@ -34,6 +36,18 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 }  // namespace
+
+void WaitHistogram::record(double seconds) {
+    seconds = std::max(seconds, 0.0);
+    // The first bound >= seconds: buckets are "less than or equal".
+    const auto bucket = std::lower_bound(kBounds.begin(), kBounds.end(), seconds) - kBounds.begin();
+    ++counts.at(static_cast<size_t>(bucket));
+    sum_s += seconds;
+}
+
+uint64_t WaitHistogram::count() const {
+    return std::accumulate(counts.begin(), counts.end(), uint64_t{0});
+}
 
 Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
          RandomUnit random, std::function<void()> on_refreshed)
@@ -77,14 +91,17 @@ ReadResult Rig::credential_for_read() {
     }
     const bool done = flight.wait_for(std::chrono::duration<double>(refresh_.read_timeout_s)) ==
                       std::future_status::ready;
+    const double waited_s = seconds_since(started);
     std::string why;
     {
+        // The lock taken anyway to read the outcome also records the wait.
         std::lock_guard lock(mu_);
         why = stats_.last_error;
+        stats_.on_demand_wait.record(waited_s);
     }
     const char* outcome = !done ? "timed out" : why.empty() ? "refreshed" : "refresh failed";
     spdlog::info("rig {}: open waited {:.3f} s for an on-demand refresh ({}; {})", config_.id,
-                 seconds_since(started), outcome, before);
+                 waited_s, outcome, before);
 
     cred = current();
     const WallTime now = clock_.now();

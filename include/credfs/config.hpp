@@ -77,9 +77,16 @@ struct RigConfig {
     std::map<std::string, std::string> permissions;
 };
 
+/// How each log line is written.
+enum class LogFormat {
+    Plain,  ///< "<ISO-8601 time with offset> <level> <message>".
+    Json,   ///< One JSON object per line: {"time", "level", "msg"}.
+};
+
 struct LogConfig {
-    std::string level = "info";  ///< spdlog level name: trace..critical, off.
-    std::string file;            ///< Empty: stderr.
+    std::string level = "info";           ///< spdlog level name: trace..critical, off.
+    std::string file;                     ///< Empty: stderr.
+    LogFormat format = LogFormat::Plain;  ///< log.format: "plain" or "json".
 };
 
 struct Config {

@@ -4,15 +4,27 @@
 #include <string>
 #include <string_view>
 
+#include "credfs/clock.hpp"
 #include "credfs/config.hpp"
 
 namespace credfs {
 
 /// Points spdlog's default logger at `config.file` (appending) or, when that is
 /// empty, at stderr; sets the level. With a file, warnings and errors also go
-/// to stderr. Lines carry an ISO timestamp and level.
+/// to stderr. Lines carry an ISO timestamp and level: LogFormat::Plain writes
+/// "2026-01-02T03:04:05.678+00:00 info <message>" (local time with its offset),
+/// LogFormat::Json writes json_log_line(). Both sinks use the same format.
 /// Throws ConfigError("log.file: ...") when the file cannot be opened.
 void init_logging(const LogConfig& config);
+
+/// One line of the JSON log format, newline-terminated:
+/// {"time":"2026-01-02T03:04:05.678Z","level":"info","msg":"…"}. `time` is
+/// wall time, rendered ISO-8601 UTC with milliseconds; `level` is spdlog's
+/// name (trace, debug, info, warning, error, critical). The message is
+/// JSON-escaped (RFC 8259): quote and backslash, control bytes and DEL as
+/// escapes, and bytes that are not valid UTF-8 as U+FFFD, so every line
+/// parses on its own.
+std::string json_log_line(WallTime time, std::string_view level, std::string_view msg);
 
 /// Replaces anything that looks like a GitHub token (ghs_, ghp_, gho_, ghu_,
 /// ghr_, github_pat_) or a JWT (three base64url parts starting "eyJ") with

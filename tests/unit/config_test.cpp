@@ -63,6 +63,21 @@ TEST_F(ConfigTest, DefaultsAndRigDefaults) {
     EXPECT_EQ(c.rigs[0].host, "github.com");
     EXPECT_EQ(c.rigs[0].username, "x-access-token");
     EXPECT_EQ(c.log.level, "info");
+    EXPECT_EQ(c.log.format, LogFormat::Plain);
+}
+
+TEST_F(ConfigTest, LogFormatIsPlainOrJson) {
+    EXPECT_EQ(parse_config(gastown(R"(, "log": {"format": "json"})"), env()).log.format,
+              LogFormat::Json);
+    EXPECT_EQ(parse_config(gastown(R"(, "log": {"format": "plain"})"), env()).log.format,
+              LogFormat::Plain);
+    EXPECT_EQ(parse_config(gastown(R"(, "log": {"level": "debug"})"), env()).log.format,
+              LogFormat::Plain);
+    EXPECT_EQ(error_of(gastown(R"(, "log": {"format": "yaml"})")),
+              "log.format: unknown format \"yaml\" (plain or json)");
+    EXPECT_EQ(error_of(gastown(R"(, "log": {"format": "JSON"})")),
+              "log.format: unknown format \"JSON\" (plain or json)");
+    EXPECT_EQ(error_of(gastown(R"(, "log": {"format": 1})")), "log.format: must be a string");
 }
 
 TEST_F(ConfigTest, FractionalDurations) {
