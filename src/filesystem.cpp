@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -25,12 +26,42 @@ Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t ui
       clock_(clock) {}
 
 namespace {
-bool is_status(std::string_view name) { return name == kStatusFile; }
+
+/// A file the daemon renders at each open (.status, .metrics): read-only,
+/// mode 0400, a fixed inode, refused to create, write, truncate, unlink and
+/// rename.
+struct DaemonFile {
+    std::string_view name;
+    Ino ino;
+    std::string (*render)(const RigSet&, const StatusInfo&, WallTime);
+};
+
+const std::array<DaemonFile, 2> kDaemonFiles{{
+    {kStatusFile, kStatusIno, &render_status},
+    {kMetricsFile, kMetricsIno, &render_metrics},
+}};
+
+const DaemonFile* daemon_file(std::string_view name) {
+    for (const auto& f : kDaemonFiles) {
+        if (f.name == name) return &f;
+    }
+    return nullptr;
+}
+
+const DaemonFile* daemon_file(Ino ino) {
+    for (const auto& f : kDaemonFiles) {
+        if (f.ino == ino) return &f;
+    }
+    return nullptr;
+}
+
+bool is_daemon_file(std::string_view name) { return daemon_file(name) != nullptr; }
+
 }  // namespace
 
 bool Filesystem::is_passthrough(std::string_view name) const {
     if (backing_ == nullptr || name.empty() || registry_.find(name) != nullptr ||
-        is_state_file_name(name) || BackingDir::is_temp_name(name)) {
+        is_daemon_file(name) || is_state_file_name(name) || BackingDir::is_temp_name(name)) {
         return false;
     }
     // A static file with a state file beside it is a rig's (perhaps one the
@@ -74,7 +105,7 @@ Ino Filesystem::named_ino(const std::string& name) const {
 
 std::string Filesystem::path_of(Ino ino) const {
     if (ino == kRootIno) return "/";
-    if (ino == kStatusIno) return std::string("/") + kStatusFile;
+    if (const DaemonFile* f = daemon_file(ino)) return "/" + std::string(f->name);
     if (ino >= kFirstScratchIno) {
         const auto name = scratch_.name_of(ino);
         return name ? "/" + *name : std::string();
@@ -109,18 +140,16 @@ int Filesystem::getattr(std::string_view path, const OpenFile* open, NodeAttr& o
         return 0;
     }
     out.mode = 0600;
-    if (open != nullptr && open->blob) {
-        out.ino = kStatusIno;
+    const DaemonFile* daemon = daemon_file(name_of(path));
+    if (open != nullptr && open->blob) daemon = daemon_file(open->blob_ino);
+    if (daemon != nullptr) {
+        out.ino = daemon->ino;
         out.mode = 0400;
-        out.size = static_cast<off_t>(open->blob->size());
-        out.mtime = clock_.now();
-        return 0;
-    }
-    if (is_status(name_of(path))) {
-        out.ino = kStatusIno;
-        out.mode = 0400;
-        out.size =
-            static_cast<off_t>(render_status(*registry_.rigs(), status_info_, clock_.now()).size());
+        // fstat: the handle's rendering; stat: what an open would read now.
+        out.size = open != nullptr && open->blob
+                       ? static_cast<off_t>(open->blob->size())
+                       : static_cast<off_t>(
+                             daemon->render(*registry_.rigs(), status_info_, clock_.now()).size());
         out.mtime = clock_.now();
         return 0;
     }
@@ -161,7 +190,7 @@ std::vector<std::string> Filesystem::list() const {
     const auto set = registry_.rigs();
     names.reserve(set->rigs.size());
     for (const auto& rig : set->rigs) names.push_back(rig->config().file);
-    names.emplace_back(kStatusFile);
+    for (const auto& f : kDaemonFiles) names.emplace_back(f.name);
     std::vector<std::string> scratch = scratch_.list();
     if (backing_ != nullptr) {
         for (auto& name : backing_->list()) {
@@ -170,7 +199,12 @@ std::vector<std::string> Filesystem::list() const {
             }
         }
     }
-    for (auto& name : scratch) names.push_back(std::move(name));
+    // A file git made under a name that a reload then gave to a rig is
+    // shadowed by the rig (lookups find the rig): list the name once.
+    for (auto& name : scratch) {
+        if (registry_.find(name) == nullptr && !is_daemon_file(name))
+            names.push_back(std::move(name));
+    }
     return names;
 }
 
@@ -180,16 +214,17 @@ int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>
         if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EACCES;
         ReadResult result = rig->credential_for_read();
         if (result.error != 0) return -result.error;
-        out = std::make_unique<OpenFile>(OpenFile{std::move(result.credential), nullptr, false});
+        out = std::make_unique<OpenFile>(OpenFile{std::move(result.credential), nullptr});
         return 0;
     }
     const std::string_view name = name_of(path);
     if (name.empty()) return -ENOENT;
-    if (is_status(name)) {
+    if (const DaemonFile* daemon = daemon_file(name)) {
         if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) != 0) return -EACCES;
         out = std::make_unique<OpenFile>();
         out->blob = std::make_shared<const std::string>(
-            render_status(*registry_.rigs(), status_info_, clock_.now()));
+            daemon->render(*registry_.rigs(), status_info_, clock_.now()));
+        out->blob_ino = daemon->ino;
         return 0;
     }
     ScratchHandle handle;
@@ -197,7 +232,7 @@ int Filesystem::open(std::string_view path, int flags, std::unique_ptr<OpenFile>
     if (const int rc = scratch_.open(std::string(name), truncate, handle); rc != 0) {
         return rc == -ENOENT ? open_passthrough(std::string(name), flags, out) : rc;
     }
-    out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle), (flags & O_APPEND) != 0});
+    out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle)});
     return 0;
 }
 
@@ -205,14 +240,14 @@ int Filesystem::create(std::string_view path, int flags, std::unique_ptr<OpenFil
     const std::string_view name = name_of(path);
     if (name.empty()) return -EINVAL;
     if (name.size() > NAME_MAX) return -ENAMETOOLONG;
-    if (rig_at(path) != nullptr || is_status(name)) {
+    if (rig_at(path) != nullptr || is_daemon_file(name)) {
         return (flags & O_EXCL) != 0 ? -EEXIST : -EACCES;
     }
     ScratchHandle handle;
     const int rc =
         scratch_.create(std::string(name), (flags & O_EXCL) != 0, (flags & O_TRUNC) != 0, handle);
     if (rc != 0) return rc;
-    out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle), (flags & O_APPEND) != 0});
+    out = std::make_unique<OpenFile>(OpenFile{nullptr, std::move(handle)});
     return 0;
 }
 
@@ -252,9 +287,9 @@ ssize_t Filesystem::read(const OpenFile& file, char* buf, size_t size, off_t off
     return static_cast<ssize_t>(n);
 }
 
-ssize_t Filesystem::write(const OpenFile& file, std::string_view data, off_t offset) {
+ssize_t Filesystem::write(const OpenFile& file, std::string_view data, off_t offset, bool append) {
     if (!file.scratch) return -EBADF;
-    return scratch_.write(file.scratch, data, offset, file.append);
+    return scratch_.write(file.scratch, data, offset, append);
 }
 
 void Filesystem::release(const OpenFile& file) {
@@ -264,7 +299,7 @@ void Filesystem::release(const OpenFile& file) {
 
 int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size) {
     if (open != nullptr && open->scratch) return scratch_.truncate(open->scratch, size);
-    if (open != nullptr || rig_at(path) != nullptr || is_status(name_of(path))) return -EACCES;
+    if (open != nullptr || rig_at(path) != nullptr || is_daemon_file(name_of(path))) return -EACCES;
     const std::string_view name = name_of(path);
     if (name.empty()) return path == "/" ? -EISDIR : -ENOENT;
     const int rc = scratch_.truncate(std::string(name), size);
@@ -274,7 +309,7 @@ int Filesystem::truncate(std::string_view path, const OpenFile* open, off_t size
 }
 
 int Filesystem::unlink(std::string_view path) {
-    if (rig_at(path) != nullptr || is_status(name_of(path))) return -EPERM;
+    if (rig_at(path) != nullptr || is_daemon_file(name_of(path))) return -EPERM;
     const std::string_view name = name_of(path);
     if (name.empty()) return -ENOENT;
     const int rc = scratch_.unlink(std::string(name));
@@ -284,10 +319,54 @@ int Filesystem::unlink(std::string_view path) {
 }
 
 int Filesystem::set_mtime(std::string_view path, WallTime mtime) {
-    if (path == "/" || rig_at(path) != nullptr) return 0;
     const std::string_view name = name_of(path);
+    if (path == "/" || rig_at(path) != nullptr || is_daemon_file(name)) return 0;
     if (name.empty()) return -ENOENT;
-    return scratch_.set_mtime(std::string(name), mtime);
+    const int rc = scratch_.set_mtime(std::string(name), mtime);
+    return rc == -ENOENT && is_shown_backing_file(std::string(name)) ? -EROFS : rc;
+}
+
+bool Filesystem::is_shown_backing_file(const std::string& name) const {
+    NodeAttr attr;
+    return passthrough_attr(name, attr) == 0;
+}
+
+int Filesystem::getattr_ino(Ino ino, const OpenFile* open, NodeAttr& out) const {
+    if (ino < kFirstScratchIno) {
+        const std::string path = path_of(ino);
+        if (path.empty() && open == nullptr) return -ESTALE;
+        return getattr(path, open, out);
+    }
+    // By inode, not name: an unlinked file stays reachable while it is open.
+    const auto st = scratch_.stat_ino(ino);
+    if (!st) return -ESTALE;
+    out = NodeAttr{};
+    out.ino = ino;
+    out.mode = 0600;
+    out.uid = uid_;
+    out.gid = gid_;
+    out.size = st->size;
+    out.mtime = st->mtime;
+    return 0;
+}
+
+int Filesystem::open_ino(Ino ino, int flags, std::unique_ptr<OpenFile>& out) {
+    if (ino < kFirstScratchIno) {
+        const std::string path = path_of(ino);
+        return path.empty() ? -ESTALE : open(path, flags, out);
+    }
+    ScratchHandle handle;
+    const bool truncate = (flags & O_TRUNC) != 0 && (flags & O_ACCMODE) != O_RDONLY;
+    if (const int rc = scratch_.open_ino(ino, truncate, handle); rc != 0) return rc;
+    out = std::make_unique<OpenFile>();
+    out->scratch = std::move(handle);
+    return 0;
+}
+
+int Filesystem::set_mtime_ino(Ino ino, WallTime mtime) {
+    if (ino >= kFirstScratchIno) return scratch_.set_mtime_ino(ino, mtime);
+    const std::string path = path_of(ino);
+    return path.empty() ? -ESTALE : set_mtime(path, mtime);
 }
 
 int Filesystem::rename(std::string_view from, std::string_view to, bool no_replace) {
@@ -295,14 +374,21 @@ int Filesystem::rename(std::string_view from, std::string_view to, bool no_repla
     const std::string_view to_name = name_of(to);
     if (from_name.empty() || to_name.empty()) return -EINVAL;
     if (to_name.size() > NAME_MAX) return -ENAMETOOLONG;
-    if (rig_at(from) != nullptr || is_status(from_name) || is_status(to_name)) return -EPERM;
+    if (rig_at(from) != nullptr || is_daemon_file(from_name) || is_daemon_file(to_name))
+        return -EPERM;
+    // Files from under the mountpoint are shown read-only: replacing one
+    // through the mount would be lost at unmount.
+    if (!scratch_.stat(std::string(from_name)) && is_shown_backing_file(std::string(from_name))) {
+        return -EROFS;
+    }
     const RigPtr target = rig_at(to);
+    if (target == nullptr && !scratch_.stat(std::string(to_name)) &&
+        is_shown_backing_file(std::string(to_name))) {
+        return -EROFS;
+    }
     if (no_replace && (target != nullptr || scratch_.stat(std::string(to_name)))) return -EEXIST;
     if (target == nullptr) {
-        const int rc = scratch_.rename(std::string(from_name), std::string(to_name));
-        NodeAttr attr;
-        if (rc == -ENOENT && passthrough_attr(std::string(from_name), attr) == 0) return -EROFS;
-        return rc;
+        return scratch_.rename(std::string(from_name), std::string(to_name));
     }
     const auto content = scratch_.take(std::string(from_name));
     if (!content) return -ENOENT;

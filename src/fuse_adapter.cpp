@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <linux/fs.h>  // RENAME_NOREPLACE
 #include <sys/stat.h>
 
@@ -90,10 +91,8 @@ fuse_entry_param to_entry(const NodeAttr& attr) {
 /// Attributes by the open handle when there is one (fstat: the size of that
 /// handle's snapshot), else by the inode's current path.
 int reply_attr(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi) {
-    const std::string path = path_of(req, ino);
-    if (handle(fi) == nullptr && path.empty()) return -ESTALE;
     NodeAttr attr;
-    if (const int rc = fs(req).getattr(path, handle(fi), attr); rc != 0) return rc;
+    if (const int rc = fs(req).getattr_ino(ino, handle(fi), attr); rc != 0) return rc;
     const struct stat st = to_stat(attr, ino);
     fuse_reply_attr(req, &st, 0);
     return kReplied;
@@ -123,28 +122,28 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, "getattr", [&] { return reply_attr(req, ino, fi); });
 }
 
-int set_mtime(fuse_req_t req, const std::string& path, const struct stat* attr, int to_set) {
+int set_mtime(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set) {
     WallTime mtime = WallClock::now();
     if ((to_set & FUSE_SET_ATTR_MTIME_NOW) == 0) {
         mtime = WallTime{} + std::chrono::duration_cast<WallClock::duration>(
                                  std::chrono::seconds(attr->st_mtim.tv_sec) +
                                  std::chrono::nanoseconds(attr->st_mtim.tv_nsec));
     }
-    return fs(req).set_mtime(path, mtime);
+    return fs(req).set_mtime_ino(ino, mtime);
 }
 
 // Modes and owners are fixed (0600, the mounting user): chmod and chown are
 // accepted and change nothing, so tools that set them keep working.
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     guarded(req, "setattr", [&] {
-        const std::string path = path_of(req, ino);
-        if (path.empty() && handle(fi) == nullptr) return -ESTALE;
         if ((to_set & FUSE_SET_ATTR_SIZE) != 0) {
+            const std::string path = path_of(req, ino);
+            if (path.empty() && handle(fi) == nullptr) return -ESTALE;
             if (const int rc = fs(req).truncate(path, handle(fi), attr->st_size); rc != 0)
                 return rc;
         }
-        if ((to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) != 0 && !path.empty()) {
-            if (const int rc = set_mtime(req, path, attr, to_set); rc != 0) return rc;
+        if ((to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) != 0) {
+            if (const int rc = set_mtime(req, ino, attr, to_set); rc != 0) return rc;
         }
         return reply_attr(req, ino, fi);
     });
@@ -218,10 +217,8 @@ int reply_open(fuse_req_t req, fuse_file_info* fi, std::unique_ptr<OpenFile> fil
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, "open", [&] {
-        const std::string path = path_of(req, ino);
-        if (path.empty()) return -ESTALE;
         std::unique_ptr<OpenFile> file;
-        if (const int rc = fs(req).open(path, fi->flags, file); rc != 0) return rc;
+        if (const int rc = fs(req).open_ino(ino, fi->flags, file); rc != 0) return rc;
         return reply_open(req, fi, std::move(file));
     });
 }
@@ -265,7 +262,9 @@ void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* data, size_t size,
     guarded(req, "write", [&] {
         const OpenFile* file = handle(fi);
         if (file == nullptr) return -EBADF;
-        const ssize_t n = fs(req).write(*file, std::string_view(data, size), off);
+        // fi->flags are the file's flags now (fcntl may have changed O_APPEND).
+        const ssize_t n =
+            fs(req).write(*file, std::string_view(data, size), off, (fi->flags & O_APPEND) != 0);
         if (n < 0) return static_cast<int>(n);
         fuse_reply_write(req, static_cast<size_t>(n));
         return kReplied;

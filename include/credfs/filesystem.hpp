@@ -18,6 +18,7 @@
 #include "credfs/backing_dir.hpp"
 #include "credfs/clock.hpp"
 #include "credfs/credential.hpp"
+#include "credfs/metrics.hpp"
 #include "credfs/rig_registry.hpp"
 #include "credfs/scratch.hpp"
 #include "credfs/status.hpp"
@@ -28,8 +29,9 @@ namespace credfs {
 /// whole life: a rig file keeps its number across git's rename of a lock file
 /// onto it, so an open racing that rename never finds its inode gone.
 using Ino = uint64_t;
-inline constexpr Ino kRootIno = 1;  ///< FUSE_ROOT_ID.
-inline constexpr Ino kStatusIno = 2;
+inline constexpr Ino kRootIno = 1;     ///< FUSE_ROOT_ID.
+inline constexpr Ino kStatusIno = 2;   ///< .status
+inline constexpr Ino kMetricsIno = 3;  ///< .metrics
 /// Rig files and the backing directory's files are numbered from here, by name.
 inline constexpr Ino kFirstNamedIno = 16;
 /// Scratch files are numbered from here, one number per file created.
@@ -51,9 +53,9 @@ struct NodeAttr {
 struct OpenFile {
     CredentialPtr credential;  ///< Rig file.
     ScratchHandle scratch;     ///< Scratch file.
-    bool append = false;       ///< O_APPEND: writes go to the end.
     int backing_fd = -1;       ///< An unmanaged file of the backing directory, read-only.
-    std::shared_ptr<const std::string> blob{};  ///< .status, rendered at open.
+    std::shared_ptr<const std::string> blob{};  ///< .status or .metrics, rendered at open.
+    Ino blob_ino = 0;                           ///< Which of the two `blob` is.
 };
 
 class Filesystem {
@@ -91,8 +93,10 @@ class Filesystem {
 
     /// Copies up to `size` bytes from `offset`; returns the count.
     ssize_t read(const OpenFile& file, char* buf, size_t size, off_t offset) const;
-    /// Scratch files only (-EBADF on a rig file). Returns the count or -EFBIG.
-    ssize_t write(const OpenFile& file, std::string_view data, off_t offset);
+    /// Scratch files only (-EBADF on a rig file). `append`: the file's flags
+    /// now have O_APPEND (fcntl may change them after open), so the data goes
+    /// to the end whatever `offset` says. Returns the count or -EFBIG.
+    ssize_t write(const OpenFile& file, std::string_view data, off_t offset, bool append);
     /// Called once when the kernel releases `file`.
     void release(const OpenFile& file);
 
@@ -100,10 +104,19 @@ class Filesystem {
     int truncate(std::string_view path, const OpenFile* open, off_t size);
     /// Scratch files only; rig files give -EPERM (they are the config's).
     int unlink(std::string_view path);
-    /// Sets a scratch file's mtime; a no-op success on rig files (touch).
+    /// Sets a scratch file's mtime; a no-op success on rig and daemon files
+    /// (touch); -EROFS on the backing directory's files.
     int set_mtime(std::string_view path, WallTime mtime);
 
-    /// rename(2). Scratch → scratch moves (replacing). Scratch → rig file is
+    // By inode number, as the kernel asks about open files: scratch files are
+    // found by inode, so an unlinked file keeps working while it is open;
+    // other nodes go by path_of(). -ESTALE when the inode is gone.
+    int getattr_ino(Ino ino, const OpenFile* open, NodeAttr& out) const;
+    int open_ino(Ino ino, int flags, std::unique_ptr<OpenFile>& out);
+    int set_mtime_ino(Ino ino, WallTime mtime);
+
+    /// rename(2). Scratch → scratch moves (replacing); from or onto a
+    /// backing-directory file: -EROFS. Scratch → rig file is
     /// git's rewrite (store/erase): the content is handed to
     /// Rig::apply_rewrite and the scratch file disappears. A rig file as the
     /// source gives -EPERM. `no_replace`: -EEXIST when `to` exists.
@@ -111,7 +124,8 @@ class Filesystem {
 
     const Scratch& scratch() const { return scratch_; }
 
-    /// What .status reports about the daemon itself. Set before mounting.
+    /// What .status and .metrics report about the daemon itself. Set before
+    /// mounting.
     void set_status_info(StatusInfo info) { status_info_ = std::move(info); }
 
   private:
@@ -122,6 +136,7 @@ class Filesystem {
     /// daemon's own (state and temp files).
     bool is_passthrough(std::string_view name) const;
     int passthrough_attr(const std::string& name, NodeAttr& out) const;
+    bool is_shown_backing_file(const std::string& name) const;
     int open_passthrough(const std::string& name, int flags, std::unique_ptr<OpenFile>& out) const;
     /// The inode number of a rig or backing-directory file, assigned on first
     /// use and kept for the daemon's life (never reused for another name).

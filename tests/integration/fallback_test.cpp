@@ -118,7 +118,7 @@ TEST_F(FallbackTest, OtherFilesUnderTheMountStayVisibleReadOnly) {
     EXPECT_EQ(errno, EROFS);
     // The daemon's own state files stay out of the listing.
     const ProcessResult ls = run_process({"ls", "-A", harness_.mountpoint()}, "", 20s);
-    EXPECT_EQ(ls.output, ".status\nrig-a\nteam-creds\n");
+    EXPECT_EQ(ls.output, ".metrics\n.status\nrig-a\nteam-creds\n");
 }
 
 }  // namespace

@@ -59,7 +59,8 @@ TEST_F(GitWritesTest, ApproveKeepsTheDaemonsTokenFirstAndOtherHostsAfter) {
     ASSERT_TRUE(current.has_value());
     EXPECT_EQ(r.data, "https://x-access-token:" + *current +
                           "@github.com\nhttps://alice:pw@gitlab.example\n");
-    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));  // no lock file left
+    EXPECT_EQ(names(),
+              (std::vector<std::string>{".metrics", ".status", "rig-a"}));  // no lock file left
     EXPECT_EQ(fake_.calls("rig-a"), 1);
 }
 
@@ -94,7 +95,7 @@ TEST_F(GitWritesTest, OtherFilesWorkLikeADirectory) {
         credential("fill", "notes", "protocol=https\nhost=gitlab.example\n\n");
     EXPECT_NE(fill.output.find("password=pw\n"), std::string::npos) << fill.output;
     EXPECT_EQ(::unlink(harness_.file("notes").c_str()), 0);
-    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));
+    EXPECT_EQ(names(), (std::vector<std::string>{".metrics", ".status", "rig-a"}));
 }
 
 TEST_F(GitWritesTest, AStaleLockFromAKilledGitDoesNotBlockStoresForever) {
@@ -114,7 +115,7 @@ TEST_F(GitWritesTest, AStaleLockFromAKilledGitDoesNotBlockStoresForever) {
         },
         30s, 200ms);
     ASSERT_TRUE(stored) << store.error;
-    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));
+    EXPECT_EQ(names(), (std::vector<std::string>{".metrics", ".status", "rig-a"}));
 }
 
 TEST_F(GitWritesTest, RigFilesRefuseRemovalRenameAndDirectWrites) {
@@ -214,7 +215,7 @@ TEST_F(GitWritesTest, OpensNeverFailWhileGitsRenameOverTheFile) {
                 read_errors.load(), first_errno.load());
     EXPECT_EQ(read_errors.load(), 0) << "first errno: " << std::strerror(first_errno.load());
     EXPECT_EQ(git_complaints.load(), 0);
-    EXPECT_EQ(names(), (std::vector<std::string>{".status", "rig-a"}));
+    EXPECT_EQ(names(), (std::vector<std::string>{".metrics", ".status", "rig-a"}));
 }
 
 }  // namespace

@@ -88,7 +88,7 @@ TEST_F(LifecycleTest, LsAndStatAnswerWhileManyOpensWaitOnAHungUpstream) {
              !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
             ++names;
         }
-        return stat_rc == 0 && !ec && names == 3;  // two rigs and .status
+        return stat_rc == 0 && !ec && names == 4;  // two rigs, .status and .metrics
     });
     const bool answered = listing.wait_for(30s) == std::future_status::ready;
     // The readers can only finish once the upstream answers (or after the

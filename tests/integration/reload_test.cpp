@@ -31,7 +31,7 @@ TEST_F(ReloadTest, AddedRigsAppearRemovedOnesGoAndTheirStaticFilesStay) {
 
     harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", ""}, {"rig-b", ""}});
     ASSERT_NO_FATAL_FAILURE(hangup());
-    ASSERT_TRUE(wait_until([&] { return listing() == ".status\nrig-a\nrig-b\n"; }, 20s))
+    ASSERT_TRUE(wait_until([&] { return listing() == ".metrics\n.status\nrig-a\nrig-b\n"; }, 20s))
         << listing();
     const ReadResult b = read_whole_file(harness_.file("rig-b"));
     ASSERT_EQ(b.error, 0);
@@ -41,7 +41,8 @@ TEST_F(ReloadTest, AddedRigsAppearRemovedOnesGoAndTheirStaticFilesStay) {
 
     harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-b", ""}});
     ASSERT_NO_FATAL_FAILURE(hangup());
-    ASSERT_TRUE(wait_until([&] { return listing() == ".status\nrig-b\n"; }, 20s)) << listing();
+    ASSERT_TRUE(wait_until([&] { return listing() == ".metrics\n.status\nrig-b\n"; }, 20s))
+        << listing();
     EXPECT_EQ(read_whole_file(harness_.file("rig-a")).error, ENOENT);
     EXPECT_EQ(::faccessat(dir_fd, "rig-a", F_OK, 0), 0) << "the removed rig's static file";
     ::close(dir_fd);
@@ -57,7 +58,7 @@ TEST_F(ReloadTest, ABadConfigIsRefusedAndTheRunningOneKeepsServing) {
     EXPECT_NE(harness_.log_text().find("source.type: unknown source type \"vault\""),
               std::string::npos);
     EXPECT_TRUE(harness_.alive());
-    EXPECT_EQ(listing(), ".status\nrig-a\n");
+    EXPECT_EQ(listing(), ".metrics\n.status\nrig-a\n");
     EXPECT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
 }
 
@@ -66,7 +67,8 @@ TEST_F(ReloadTest, ChangedSettingsApply) {
     ASSERT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
     harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", "renamed"}});
     ASSERT_NO_FATAL_FAILURE(hangup());
-    ASSERT_TRUE(wait_until([&] { return listing() == ".status\nrenamed\n"; }, 20s)) << listing();
+    ASSERT_TRUE(wait_until([&] { return listing() == ".metrics\n.status\nrenamed\n"; }, 20s))
+        << listing();
     const ReadResult r = read_whole_file(harness_.file("renamed"));
     ASSERT_EQ(r.error, 0);
     EXPECT_TRUE(fake_.is_valid(token_from_line(r.data).value_or("")));

@@ -1,7 +1,16 @@
 // Invariant 6 and the container JWT: secrets stay out of logs and argv, and
 // the JWT file is re-read on every call because another process renews it.
+#include <sys/stat.h>
+
+#include <fcntl.h>
+
+#include <cerrno>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "mount_fixture.hpp"
 
@@ -13,6 +22,13 @@ std::string read_proc(pid_t pid, const char* what) {
     std::stringstream buf;
     buf << in.rdbuf();
     return buf.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
 }
 
 class SecrecyTest : public MountTest {};
@@ -41,6 +57,13 @@ TEST_F(SecrecyTest, NoTokenOrJwtInLogsOutputOrCmdline) {
         << "no token issued after the upstream errors stopped";
     EXPECT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
 
+    // The daemon's own files, read through the mount after tokens were issued.
+    const ReadResult status = read_whole_file(harness_.file(".status"));
+    const ReadResult metrics = read_whole_file(harness_.file(".metrics"));
+    ASSERT_EQ(status.error, 0);
+    ASSERT_EQ(metrics.error, 0);
+    ASSERT_NE(metrics.data.find("gastown_credfs_refreshes_total{rig=\"rig-a\""), std::string::npos)
+        << metrics.data;
     const std::string cmdline = read_proc(harness_.pid(), "cmdline");
     const std::string environ = read_proc(harness_.pid(), "environ");
     ASSERT_FALSE(cmdline.empty());
@@ -59,8 +82,10 @@ TEST_F(SecrecyTest, NoTokenOrJwtInLogsOutputOrCmdline) {
             << "token of " << t.rig_id << " in stdout/stderr";
         EXPECT_EQ(cmdline.find(secret), std::string::npos) << "token in cmdline";
         EXPECT_EQ(environ.find(secret), std::string::npos) << "token in environ";
+        EXPECT_EQ(status.data.find(secret), std::string::npos) << "token in .status";
+        EXPECT_EQ(metrics.data.find(secret), std::string::npos) << "token in .metrics";
     }
-    for (const std::string& text : {log, output, cmdline}) {
+    for (const std::string& text : {log, output, cmdline, status.data, metrics.data}) {
         EXPECT_EQ(text.find(kJwt), std::string::npos) << "container JWT leaked";
         // Each JWT part alone, too: a log line may split it at the dots.
         std::string jwt = kJwt;
@@ -70,6 +95,61 @@ TEST_F(SecrecyTest, NoTokenOrJwtInLogsOutputOrCmdline) {
             EXPECT_EQ(text.find(part), std::string::npos) << "part of the JWT leaked: " << part;
         }
     }
+}
+
+// <mnt>/.metrics through a real mount: read-only 0400, and every line is the
+// Prometheus text format 0.0.4 (a comment, or `name{labels} value`).
+TEST_F(SecrecyTest, MetricsFileIsPrometheusTextWithoutTokens) {
+    RefreshParams refresh;
+    refresh.read_timeout_s = 5;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(refresh, {{"rig-a", ""}, {"rig-b", "b.cred"}}));
+    ASSERT_TRUE(wait_for_token("rig-a").has_value());
+    ASSERT_TRUE(wait_for_token("rig-b").has_value());
+
+    struct stat st {};
+    ASSERT_EQ(::stat(harness_.file(".metrics").c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_mode & 07777, 0400u);
+    EXPECT_EQ(::open(harness_.file(".metrics").c_str(), O_WRONLY), -1);
+    EXPECT_EQ(errno, EACCES);
+
+    const ReadResult r = read_whole_file(harness_.file(".metrics"));
+    ASSERT_EQ(r.error, 0);
+    ASSERT_FALSE(r.data.empty());
+    EXPECT_EQ(r.data.back(), '\n');
+    static const std::regex kComment(R"(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+)");
+    static const std::regex kSample(
+        R"re(([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*"(,[a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*")*\})? ([-+]?[0-9.eE+-]+|[+-]Inf|NaN))re");
+    std::set<std::string> names;
+    for (const auto& line : lines_of(r.data)) {
+        std::smatch m;
+        if (line.starts_with("#")) {
+            EXPECT_TRUE(std::regex_match(line, kComment)) << line;
+        } else if (std::regex_match(line, m, kSample)) {
+            names.insert(m[1].str());
+            EXPECT_TRUE(m[1].str().starts_with("gastown_credfs_")) << line;
+        } else {
+            ADD_FAILURE() << "not exposition format: " << line;
+        }
+    }
+    for (const char* name :
+         {"gastown_credfs_refreshes_total", "gastown_credfs_up", "gastown_credfs_uptime_seconds",
+          "gastown_credfs_token_seconds_left", "gastown_credfs_build_info",
+          "gastown_credfs_on_demand_wait_seconds_bucket",
+          "gastown_credfs_on_demand_wait_seconds_count"}) {
+        EXPECT_EQ(names.count(name), 1u) << name << " missing in\n" << r.data;
+    }
+    EXPECT_NE(r.data.find("gastown_credfs_up{rig=\"rig-b\",file=\"b.cred\"} 1\n"),
+              std::string::npos)
+        << r.data;
+
+    const auto issued = fake_.issued();
+    ASSERT_GE(issued.size(), 2u);
+    for (const auto& t : issued) {
+        EXPECT_EQ(r.data.find(t.token.substr(4)), std::string::npos) << "token of " << t.rig_id;
+    }
+    EXPECT_EQ(r.data.find("ghs_"), std::string::npos);
+    EXPECT_EQ(r.data.find(kJwt), std::string::npos);
 }
 
 TEST_F(SecrecyTest, ContainerJwtIsReReadOnEveryCall) {

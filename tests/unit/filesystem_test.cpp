@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <json/json.h>
@@ -40,7 +41,7 @@ TEST_F(FilesystemTest, RootListsRigFilesInConfigOrder) {
     NodeAttr attr;
     ASSERT_EQ(fs_.getattr("/", nullptr, attr), 0);
     EXPECT_TRUE(attr.is_dir);
-    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status"}));
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status", ".metrics"}));
 }
 
 TEST_F(FilesystemTest, RigFilesAre0600OwnedByTheMounterAndSizedToTheContent) {
@@ -102,15 +103,16 @@ TEST_F(FilesystemTest, GitLockDanceRewritesARigFile) {
     ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
     const std::string rewrite =
         "https://x-access-token:ghs_OLD@github.com\nhttps://a:b@gitlab.example\n";
-    ASSERT_EQ(fs_.write(*lock, rewrite, 0), static_cast<ssize_t>(rewrite.size()));
+    ASSERT_EQ(fs_.write(*lock, rewrite, 0, false), static_cast<ssize_t>(rewrite.size()));
     NodeAttr attr;
     ASSERT_EQ(fs_.getattr("/rig-a.lock", lock.get(), attr), 0);
     EXPECT_EQ(attr.size, static_cast<off_t>(rewrite.size()));
     EXPECT_EQ(attr.mode, 0600u);
     fs_.release(*lock);
-    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status", "rig-a.lock"}));
+    EXPECT_EQ(fs_.list(),
+              (std::vector<std::string>{"rig-a", "b.cred", ".status", ".metrics", "rig-a.lock"}));
     ASSERT_EQ(fs_.rename("/rig-a.lock", "/rig-a", false), 0);
-    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status"}));
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status", ".metrics"}));
     std::unique_ptr<OpenFile> file;
     ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, file), 0);
     EXPECT_EQ(file->credential->content,
@@ -141,6 +143,7 @@ TEST_F(FilesystemTest, ARigFileKeepsItsInodeAcrossGitsRewrite) {
     EXPECT_EQ(fs_.path_of(lock_attr.ino), "");  // gone: the edge answers ESTALE
     EXPECT_EQ(fs_.path_of(kRootIno), "/");
     EXPECT_EQ(fs_.path_of(kStatusIno), "/.status");
+    EXPECT_EQ(fs_.path_of(kMetricsIno), "/.metrics");
     EXPECT_EQ(fs_.path_of(999), "");
 }
 
@@ -178,11 +181,11 @@ TEST_F(FilesystemTest, RigFilesCannotBeCreatedRemovedOrRenamedAway) {
 TEST_F(FilesystemTest, OtherFilesBehaveLikeASmallDirectory) {
     std::unique_ptr<OpenFile> f;
     ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
-    ASSERT_EQ(fs_.write(*f, "one\n", 0), 4);
+    ASSERT_EQ(fs_.write(*f, "one\n", 0, false), 4);
     fs_.release(*f);
     std::unique_ptr<OpenFile> a;
     ASSERT_EQ(fs_.open("/other", O_WRONLY | O_APPEND, a), 0);
-    ASSERT_EQ(fs_.write(*a, "two\n", 0), 4);
+    ASSERT_EQ(fs_.write(*a, "two\n", 0, true), 4);  // O_APPEND
     fs_.release(*a);
     std::unique_ptr<OpenFile> r;
     ASSERT_EQ(fs_.open("/other", O_RDONLY, r), 0);
@@ -244,6 +247,83 @@ TEST_F(FilesystemTest, StatusIsReadOnlyJsonWithoutTokens) {
     EXPECT_EQ(fs_.open("/.status", O_WRONLY, w), -EACCES);
     EXPECT_EQ(fs_.create("/.status", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
     EXPECT_EQ(fs_.unlink("/.status"), -EPERM);
+}
+
+// .metrics is served like .status: listed, 0400, its own fixed inode,
+// rendered at open, and every way of changing it refused.
+TEST_F(FilesystemTest, MetricsIsReadOnlyLikeStatus) {
+    fs_.set_status_info(StatusInfo{"9.9.9", clock_.now()});
+    std::unique_ptr<OpenFile> rig;
+    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, rig), 0);
+    const std::vector<std::string> names = fs_.list();
+    EXPECT_NE(std::find(names.begin(), names.end(), ".metrics"), names.end());
+
+    NodeAttr stat_attr;
+    ASSERT_EQ(fs_.getattr("/.metrics", nullptr, stat_attr), 0);
+    EXPECT_EQ(stat_attr.ino, kMetricsIno);
+    EXPECT_EQ(stat_attr.mode, 0400u);
+    EXPECT_FALSE(stat_attr.is_dir);
+    std::unique_ptr<OpenFile> m;
+    ASSERT_EQ(fs_.open("/.metrics", O_RDONLY, m), 0);
+    std::string text(static_cast<size_t>(stat_attr.size) + 100, '\0');
+    const ssize_t n = fs_.read(*m, text.data(), text.size(), 0);
+    ASSERT_GT(n, 0);
+    text.resize(static_cast<size_t>(n));
+    EXPECT_EQ(n, stat_attr.size);  // stat reports what an open reads
+    EXPECT_NE(text.find("gastown_credfs_refreshes_total{rig=\"rig-a\",file=\"rig-a\"} 1\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("gastown_credfs_build_info{version=\"9.9.9\"} 1\n"), std::string::npos);
+    EXPECT_EQ(text.find("ghs_"), std::string::npos);
+    EXPECT_EQ(text.find(rig->credential->token), std::string::npos);
+
+    NodeAttr fattr;
+    ASSERT_EQ(fs_.getattr("/.metrics", m.get(), fattr), 0);  // fstat: the handle's bytes
+    EXPECT_EQ(fattr.ino, kMetricsIno);
+    EXPECT_EQ(fattr.size, n);
+    EXPECT_EQ(fattr.mode, 0400u);
+    std::unique_ptr<OpenFile> st;
+    ASSERT_EQ(fs_.open("/.status", O_RDONLY, st), 0);
+    ASSERT_EQ(fs_.getattr("/.status", st.get(), fattr), 0);
+    EXPECT_EQ(fattr.ino, kStatusIno);  // the two blobs keep their own inodes
+
+    std::unique_ptr<OpenFile> w;
+    EXPECT_EQ(fs_.open("/.metrics", O_WRONLY, w), -EACCES);
+    EXPECT_EQ(fs_.open("/.metrics", O_RDONLY | O_TRUNC, w), -EACCES);
+    EXPECT_EQ(fs_.create("/.metrics", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
+    EXPECT_EQ(fs_.create("/.metrics", O_CREAT | O_WRONLY, w), -EACCES);
+    EXPECT_EQ(fs_.write(*m, "x", 0, false), -EBADF);
+    EXPECT_EQ(fs_.truncate("/.metrics", nullptr, 0), -EACCES);
+    EXPECT_EQ(fs_.unlink("/.metrics"), -EPERM);
+    ASSERT_EQ(fs_.create("/x.tmp", O_CREAT | O_EXCL | O_WRONLY, w), 0);
+    fs_.release(*w);
+    EXPECT_EQ(fs_.rename("/x.tmp", "/.metrics", false), -EPERM);
+    EXPECT_EQ(fs_.rename("/.metrics", "/y", false), -EPERM);
+    EXPECT_EQ(fs_.getattr("/.metrics", nullptr, stat_attr), 0);  // still there
+}
+
+// A file named like one of the daemon's in the directory under the mount is
+// hidden: the root lists each name once, and it is the daemon's file.
+TEST(FilesystemBacking, DaemonFilesShadowBackingFilesOfTheSameName) {
+    test::TempDir dir;
+    BackingDir backing(dir.path());
+    ASSERT_EQ(backing.write_atomic(".metrics", "stale copy\n"), 0);
+    ASSERT_EQ(backing.write_atomic(".status", "stale copy\n"), 0);
+    ASSERT_EQ(backing.write_atomic("notes.txt", "kept\n"), 0);
+    Config config;
+    RigConfig a;
+    a.id = a.file = "rig-a";
+    config.rigs = {a};
+    FakeClock clock;
+    FakeSource source{clock, 60};
+    RigRegistry registry{config, source, clock, [] { return 0.0; }, {}};
+    Filesystem fs{registry, clock, 1, 1, {}, &backing};
+    EXPECT_EQ(fs.list(), (std::vector<std::string>{"rig-a", ".status", ".metrics", "notes.txt"}));
+    std::unique_ptr<OpenFile> m;
+    ASSERT_EQ(fs.open("/.metrics", O_RDONLY, m), 0);
+    ASSERT_TRUE(m->blob);
+    EXPECT_EQ(m->backing_fd, -1);
+    EXPECT_EQ(m->blob->rfind("# HELP gastown_credfs_", 0), 0u);
 }
 
 }  // namespace
