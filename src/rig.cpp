@@ -289,7 +289,17 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
     size_t dropped = 0;
     {
         std::lock_guard lock(mu_);
+        const std::vector<std::string> before = kept_lines_;
         dropped = keep_lines_locked(rewrite.other_lines);
+        // git approves after every successful push, rewriting the same bytes;
+        // the fallback file's two fsyncs would then only lengthen the time
+        // git holds its lock (other gits give up after 1 s). A failed
+        // write-through is still retried.
+        if (rewrite.has_managed_line && kept_lines_ == before &&
+            stats_.write_through_error.empty()) {
+            spdlog::debug("rig {}: git rewrote the file unchanged (approval)", config_.id);
+            return;
+        }
         if (!rewrite.has_managed_line) refresh_now = reject_locked(clock_.now());
         if (const CredentialPtr cred = current()) {
             current_.store(std::make_shared<const Credential>(

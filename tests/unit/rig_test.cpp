@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <thread>
 #include <vector>
@@ -338,6 +340,29 @@ TEST_F(RigFallbackTest, EveryRefreshAndRewriteIsWrittenThrough) {
                "https://x-access-token:ghs_tok2@github.com\nhttps://a:b@gitlab.example\n";
     }));
     EXPECT_EQ(rig->stats().write_through_failures, 0u);
+}
+
+// git approves after every push with the same bytes: writing them through
+// again (two fsyncs) only made git hold its lock longer.
+TEST_F(RigFallbackTest, AnUnchangedApprovalDoesNotRewriteTheFallbackFile) {
+    auto rig = make_rig();
+    rig->set_backing(&backing_);
+    prime(*rig);
+    const std::string approval =
+        "https://x-access-token:x@github.com\nhttps://a:b@gitlab.example\n";
+    rig->apply_rewrite(parse_store_rewrite(approval, config_));
+    const std::string path = dir_.path() + "/rig-a";
+    struct stat first {};
+    ASSERT_EQ(::stat(path.c_str(), &first), 0);
+    rig->apply_rewrite(parse_store_rewrite(approval, config_));
+    struct stat again {};
+    ASSERT_EQ(::stat(path.c_str(), &again), 0);
+    EXPECT_EQ(again.st_ino, first.st_ino) << "rewritten although nothing changed";
+    rig->apply_rewrite(parse_store_rewrite("https://x-access-token:x@github.com\n", config_));
+    struct stat changed {};
+    ASSERT_EQ(::stat(path.c_str(), &changed), 0);
+    EXPECT_NE(changed.st_ino, first.st_ino);
+    EXPECT_EQ(backing_.read("rig-a"), "https://x-access-token:ghs_tok1@github.com\n");
 }
 
 TEST_F(RigFallbackTest, AWriteThroughFailureIsCountedAndNeverFailsARead) {
