@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds with sanitizers in a build directory of its own and runs the unit and
+# integration tests there (the integration tests start the sanitized daemon).
+#   scripts/test-sanitizers.sh [address,undefined|thread]   (default address,undefined)
+# CI runs the default after scripts/test.sh. A finding fails the run: UBSan
+# aborts, ASan aborts, LeakSanitizer fails the daemon's exit status.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+sanitize=${1:-address,undefined}
+case "$sanitize" in
+  address,undefined) name=asan ;;
+  thread) name=tsan ;;
+  *) echo "test-sanitizers: unknown sanitizer set '$sanitize' (address,undefined or thread)" >&2; exit 2 ;;
+esac
+build=${CREDFS_SANITIZER_BUILD_DIR:-$root/build-$name}
+"$root/scripts/install-deps.sh"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCREDFS_SANITIZE="$sanitize" -DCREDFS_BUILD_BENCH=OFF >/dev/null
+cmake --build "$build" -j"$(nproc)" --target credfs_unit_tests credfs_integration_tests
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:suppressions=$root/tests/tsan.supp}
+cd "$build"
+ctest -L 'unit|integration' --output-on-failure --timeout 600
