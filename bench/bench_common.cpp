@@ -227,4 +227,22 @@ std::string TmpfsDir::write(const std::string& name, const std::string& content)
     return file;
 }
 
+std::optional<std::string> mount_one_rig(itest::DaemonHarness& harness, fakes::FakeGastown& fake,
+                                         const std::string& jwt,
+                                         const itest::RefreshParams& refresh, const char* program) {
+    harness.write_jwt(jwt);
+    harness.write_config(fake.base_url(), refresh, {{"rig-a", ""}});
+    set_log_level(harness.config_path(), "info");
+    if (const auto started = harness.start(); !started) {
+        std::cerr << program << ": " << started.message() << "\n";
+        return std::nullopt;
+    }
+    const auto first = itest::read_whole_file(harness.file("rig-a"));
+    if (first.error != 0 || !itest::token_from_line(first.data)) {
+        std::cerr << program << ": the rig file gave no credential line\n";
+        return std::nullopt;
+    }
+    return first.data;
+}
+
 }  // namespace credfs::bench

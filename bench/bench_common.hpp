@@ -7,8 +7,12 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "daemon_harness.hpp"
+#include "fake_gastown.hpp"
 
 namespace credfs::bench {
 
@@ -75,6 +79,13 @@ long read_file(const std::string& path, char* buf, std::size_t size);
 
 /// Where the daemon binary is (set by bench/CMakeLists.txt).
 const char* daemon_binary();
+
+/// Mounts the daemon on `harness` with one rig, "rig-a", against `fake`
+/// (`jwt` its container token), logging at info, and reads the rig file once.
+/// Returns that content, or nullopt after one line on stderr naming `program`.
+std::optional<std::string> mount_one_rig(itest::DaemonHarness& harness, fakes::FakeGastown& fake,
+                                         const std::string& jwt,
+                                         const itest::RefreshParams& refresh, const char* program);
 
 /// A throwaway directory on tmpfs (/dev/shm); removed by the destructor with
 /// everything in it.

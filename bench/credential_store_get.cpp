@@ -48,21 +48,12 @@ int main(int argc, char** argv) {
     FakeGastown fake(jwt);
     fake.set_ttl(3600);
     DaemonHarness harness;
-    harness.write_jwt(jwt);
-    harness.write_config(fake.base_url(), RefreshParams{}, {{"rig-a", ""}});
-    credfs::bench::set_log_level(harness.config_path(), "info");
-    if (const auto started = harness.start(); !started) {
-        std::cerr << "bench_credential_store_get: " << started.message() << "\n";
-        return 1;
-    }
+    const auto first = credfs::bench::mount_one_rig(harness, fake, jwt, RefreshParams{},
+                                                    "bench_credential_store_get");
+    if (!first) return 1;
     const std::string mount_file = harness.file("rig-a");
-    const auto first = credfs::itest::read_whole_file(mount_file);
-    if (first.error != 0 || !credfs::itest::token_from_line(first.data)) {
-        std::cerr << "bench_credential_store_get: the rig file gave no credential line\n";
-        return 1;
-    }
     const credfs::bench::TmpfsDir tmpfs;
-    const std::string tmpfs_file = tmpfs.write("rig-a", first.data);
+    const std::string tmpfs_file = tmpfs.write("rig-a", *first);
 
     // Warm up: git's binary and libraries in the page cache, both paths.
     for (int i = 0; i < 5; ++i) {

@@ -107,22 +107,12 @@ int main(int argc, char** argv) {
     fake.set_ttl(3600);
     DaemonHarness harness;
     RefreshParams refresh;  // margin 600 s, min_ttl 300 s: an hour's token is fresh
-    harness.write_jwt(jwt);
-    harness.write_config(fake.base_url(), refresh, {{"rig-a", ""}});
-    credfs::bench::set_log_level(harness.config_path(), "info");
-    if (const auto started = harness.start(); !started) {
-        std::cerr << "bench_hot_read: " << started.message() << "\n";
-        return 1;
-    }
+    const auto first = credfs::bench::mount_one_rig(harness, fake, jwt, refresh, "bench_hot_read");
+    if (!first) return 1;
     const std::string mount_file = harness.file("rig-a");
-    const auto first = credfs::itest::read_whole_file(mount_file);
-    if (first.error != 0 || !credfs::itest::token_from_line(first.data)) {
-        std::cerr << "bench_hot_read: the rig file gave no credential line\n";
-        return 1;
-    }
     const credfs::bench::TmpfsDir tmpfs;
-    const std::string tmpfs_file = tmpfs.write("rig-a", first.data);
-    const long size = static_cast<long>(first.data.size());
+    const std::string tmpfs_file = tmpfs.write("rig-a", *first);
+    const long size = static_cast<long>(first->size());
 
     // Warm both paths (dentry caches, the daemon's worker threads).
     measure(mount_file, threads, 200, size);
