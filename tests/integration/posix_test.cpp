@@ -152,5 +152,44 @@ TEST_F(PosixTest, ARigAddedOverAFileGitMadeIsListedOnce) {
     EXPECT_EQ(seen, 1);
 }
 
+// Thousands of files beside the rigs: the limit answers ENOSPC, the listing
+// holds each name once across many readdir calls, and git can still take a
+// rig's lock (the reserve) and rewrite the rig.
+TEST_F(PosixTest, AFullDirectoryListsEachFileOnceAndStillTakesARigsLock) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    int created = 0;
+    int err = 0;
+    for (int i = 0; i < 12000 && err == 0; ++i) {
+        const int fd = create("junk-" + std::to_string(i), "");
+        if (fd < 0) {
+            err = errno;
+        } else {
+            ::close(fd);
+            ++created;
+        }
+    }
+    EXPECT_EQ(err, ENOSPC);
+    EXPECT_EQ(created, 9000);  // 10,000 files, the last 1,000 kept for lock files
+    DIR* dir = ::opendir(harness_.mountpoint().c_str());
+    ASSERT_NE(dir, nullptr);
+    std::set<std::string> names;
+    int entries = 0;
+    while (const dirent* e = ::readdir(dir)) {
+        names.insert(e->d_name);
+        ++entries;
+    }
+    ::closedir(dir);
+    EXPECT_EQ(entries, static_cast<int>(names.size())) << "a name was listed twice";
+    EXPECT_EQ(names.size(), 9000u + 5u);  // . .. rig-a .status .metrics
+    const ProcessResult approve = run_process(
+        {"git", "-c", "credential.helper=", "-c",
+         "credential.helper=store --file=" + harness_.file("rig-a"), "credential", "approve"},
+        "protocol=https\nhost=github.com\nusername=x-access-token\npassword=ghs_stale\n\n", 20s);
+    EXPECT_EQ(approve.error, "");
+    const ReadResult r = read_whole_file(harness_.file("rig-a"));
+    EXPECT_EQ(r.error, 0);
+    EXPECT_TRUE(token_from_line(r.data));
+}
+
 }  // namespace
 }  // namespace credfs::itest
