@@ -12,11 +12,19 @@ namespace {
 
 constexpr size_t kMaxBody = 1 << 20;
 
+struct BodySink {
+    std::string* body;
+    bool too_big = false;
+};
+
 size_t append_body(char* data, size_t size, size_t count, void* user) {
-    auto* body = static_cast<std::string*>(user);
+    auto* sink = static_cast<BodySink*>(user);
     const size_t n = size * count;
-    if (body->size() + n > kMaxBody) return 0;  // makes curl fail with CURLE_WRITE_ERROR
-    body->append(data, n);
+    if (sink->body->size() + n > kMaxBody) {
+        sink->too_big = true;
+        return 0;  // makes curl fail with CURLE_WRITE_ERROR
+    }
+    sink->body->append(data, n);
     return n;
 }
 
@@ -57,6 +65,8 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
         headers.reset(next);
     }
     HttpResponse response;
+    BodySink sink{&response.body};
+    char detail[CURL_ERROR_SIZE] = "";
     CURL* h = curl.get();
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -68,7 +78,13 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, millis(request.connect_timeout_s));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, millis(request.timeout_s));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    // A Content-Length over the cap fails before the body is read at all.
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(kMaxBody));
+    // Never follow a redirect: it would carry the bearer token (a header we
+    // set) to wherever the Location says. A 3xx is returned as is.
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "gastown-credfs/" CREDFS_VERSION);
@@ -77,8 +93,21 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
     if (!request.ca_bundle.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, request.ca_bundle.c_str());
     const CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
-        const std::string why =
-            rc == CURLE_WRITE_ERROR ? "response body over 1 MiB" : curl_easy_strerror(rc);
+        std::string why;
+        if (sink.too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+            why = "response body over 1 MiB, refused";
+        } else {
+            // curl's own words first ("Operation timed out after 1001
+            // milliseconds with 7 bytes received", "Failed to connect to
+            // 127.0.0.1 port 9 ...: Connection refused"): they name the fault.
+            why = curl_easy_strerror(rc);
+            const std::string said = detail;
+            if (!said.empty() && said.find(why) == std::string::npos) {
+                why = said + " (" + why + ")";
+            } else if (!said.empty()) {
+                why = said;
+            }
+        }
         throw HttpError("POST " + request.url + ": " + why);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);

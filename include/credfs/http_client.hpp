@@ -40,7 +40,14 @@ class HttpClient {
     virtual HttpResponse post(const HttpRequest& request) = 0;
 };
 
-/// libcurl, one easy handle per request. Response bodies over 1 MiB are refused.
+/// libcurl, one easy handle per request. Response bodies over 1 MiB are refused
+/// (HttpError "response body over 1 MiB, refused"), as soon as a Content-Length
+/// or the bytes received pass that. Redirects are never followed
+/// (CURLOPT_FOLLOWLOCATION off): the 3xx is returned, so a header such as
+/// Authorization never reaches another host. timeout_s bounds the whole
+/// exchange, also a body that trickles in. A transport error's what() carries
+/// curl's detailed message (e.g. "Operation timed out after 1000 milliseconds
+/// with 3 bytes received").
 /// Call curl_global_init before starting threads (the daemon does in main).
 class CurlHttpClient final : public HttpClient {
   public:

@@ -36,7 +36,62 @@ WallClock::time_point after(WallClock::time_point t, double seconds) {
            std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(seconds));
 }
 
+// The answer body for `t` in `shape`.
+Json::Value token_body(const IssuedToken& t, ResponseShape shape) {
+    Json::Value token;
+    token["token"] = t.token;
+    switch (shape) {
+        case ResponseShape::TopLevel:
+        case ResponseShape::NestedData:
+            token["expires_at"] = format_iso8601_ms(t.expires_at);
+            break;
+        case ResponseShape::EpochSeconds:
+            token["expires_at"] = Json::Int64{
+                std::chrono::duration_cast<std::chrono::seconds>(t.expires_at.time_since_epoch())
+                    .count()};
+            break;
+        case ResponseShape::NoExpiry:
+            break;
+    }
+    if (shape != ResponseShape::NestedData) return token;
+    Json::Value body;
+    body["data"] = token;
+    return body;
+}
+
+constexpr std::size_t kHugeBodyBytes = std::size_t{2} << 20;
+constexpr auto kTrickleByteEvery = std::chrono::seconds(1);
+constexpr auto kTenYears = std::chrono::hours(24 * 3652);
+
 }  // namespace
+
+const char* fault_name(Fault f) {
+    switch (f) {
+        case Fault::None:
+            return "none";
+        case Fault::Hang:
+            return "hang";
+        case Fault::Trickle:
+            return "trickle";
+        case Fault::HtmlBody:
+            return "html_body";
+        case Fault::TruncatedJson:
+            return "truncated_json";
+        case Fault::HugeBody:
+            return "huge_body";
+        case Fault::TokenWithNewline:
+            return "token_with_newline";
+        case Fault::TokenWithSpace:
+            return "token_with_space";
+        case Fault::ExpiredAtPast:
+            return "expired_at_past";
+        case Fault::FarFutureExpiry:
+            return "far_future_expiry";
+        case Fault::Redirect:
+            break;
+    }
+    return "redirect";
+}
 
 std::string format_iso8601_ms(WallClock::time_point t) {
     const auto ms =
@@ -144,10 +199,31 @@ void FakeGastown::set_token_length(std::size_t random_chars) {
     token_length_ = random_chars;
 }
 
-void FakeGastown::force_status(int status, int count) {
+void FakeGastown::force_status(int status, int count, std::string retry_after) {
     std::lock_guard lk(mu_);
     forced_status_ = status;
     forced_remaining_ = count;
+    forced_retry_after_ = std::move(retry_after);
+}
+
+void FakeGastown::set_fault(Fault fault, int count) {
+    {
+        std::lock_guard lk(mu_);
+        fault_ = count == 0 ? Fault::None : fault;
+        fault_remaining_ = count;
+        ++fault_generation_;
+    }
+    cv_.notify_all();  // hung requests end
+}
+
+void FakeGastown::set_redirect_location(std::string url) {
+    std::lock_guard lk(mu_);
+    redirect_location_ = std::move(url);
+}
+
+int FakeGastown::faulted() const {
+    std::lock_guard lk(mu_);
+    return faulted_;
 }
 
 void FakeGastown::clear_forced_status() { force_status(0, 0); }
@@ -335,38 +411,120 @@ void FakeGastown::handle(const httplib::Request& req, httplib::Response& res) {
         } else if (forced_remaining_ != 0) {
             if (forced_remaining_ > 0) --forced_remaining_;
             res.status = forced_status_;
+            if (!forced_retry_after_.empty()) res.set_header("Retry-After", forced_retry_after_);
             res.set_content(error_body("forced", "status forced by the test"), "application/json");
+        } else if (fault_remaining_ != 0 && fault_ != Fault::None) {
+            if (fault_remaining_ > 0) --fault_remaining_;
+            ++faulted_;
+            answer_fault_locked(fault_, record.rig_id, res, lk);
         } else {
-            const IssuedToken t = issue_locked(record.rig_id);
-            Json::Value token;
-            token["token"] = t.token;
-            switch (shape_) {
-                case ResponseShape::TopLevel:
-                case ResponseShape::NestedData:
-                    token["expires_at"] = format_iso8601_ms(t.expires_at);
-                    break;
-                case ResponseShape::EpochSeconds:
-                    token["expires_at"] =
-                        Json::Int64{std::chrono::duration_cast<std::chrono::seconds>(
-                                        t.expires_at.time_since_epoch())
-                                        .count()};
-                    break;
-                case ResponseShape::NoExpiry:
-                    break;
-            }
-            Json::Value body;
-            if (shape_ == ResponseShape::NestedData) {
-                body["data"] = token;
-            } else {
-                body = token;
-            }
             res.status = 200;
-            res.set_content(to_json(body), "application/json");
+            res.set_content(to_json(token_body(issue_locked(record.rig_id), shape_)),
+                            "application/json");
         }
         record.status = res.status;
         observer = observer_;
     }
     if (observer) observer(record);
+}
+
+bool FakeGastown::trickle_pause(std::chrono::milliseconds d, std::uint64_t generation) {
+    std::unique_lock lk(mu_);
+    return !cv_.wait_for(lk, d, [&] { return stopping_ || fault_generation_ != generation; });
+}
+
+void FakeGastown::answer_fault_locked(Fault fault, const std::string& rig_id,
+                                      httplib::Response& res, std::unique_lock<std::mutex>& lk) {
+    // A new token (reissue_same_ does not apply to faults), recorded in
+    // issued_ only when it is delivered well-formed and whole.
+    const auto make = [&](bool record, std::optional<WallClock::time_point> expires_at = {}) {
+        IssuedToken t;
+        t.rig_id = rig_id;
+        t.token = random_token_locked();
+        t.issued_at = WallClock::now();
+        t.expires_at = std::chrono::time_point_cast<std::chrono::milliseconds>(
+            expires_at.value_or(after(t.issued_at, ttl_s_)));
+        if (record) issued_.push_back(t);
+        return t;
+    };
+    res.status = 200;
+    switch (fault) {
+        case Fault::None:
+            break;
+        case Fault::Hang: {
+            const auto fault_generation = fault_generation_;
+            const auto release_generation = release_generation_;
+            ++held_;
+            cv_.notify_all();  // wait_for_held()
+            cv_.wait(lk, [&] {
+                return stopping_ || fault_generation_ != fault_generation ||
+                       release_generation_ != release_generation;
+            });
+            --held_;
+            res.status = 503;
+            res.set_content(error_body("unavailable", "hung request let go"), "application/json");
+            return;
+        }
+        case Fault::Trickle: {
+            auto body = std::make_shared<const std::string>(
+                to_json(token_body(make(true), ResponseShape::TopLevel)));
+            const auto generation = fault_generation_;
+            res.set_chunked_content_provider(
+                "application/json",
+                [this, body, generation](std::size_t offset, httplib::DataSink& sink) {
+                    if (offset >= body->size()) {
+                        sink.done();
+                        return true;
+                    }
+                    // One byte now, then one a second: bounded by the body's
+                    // length, the client going away, stop() and set_fault().
+                    if (offset > 0 && !trickle_pause(kTrickleByteEvery, generation)) return false;
+                    return sink.write(body->data() + offset, 1);
+                });
+            return;
+        }
+        case Fault::HtmlBody:
+            res.set_content(
+                "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>"
+                "<body><h1>Network login required</h1></body></html>\n",
+                "text/html");
+            return;
+        case Fault::TruncatedJson: {
+            const std::string full = to_json(token_body(make(false), ResponseShape::TopLevel));
+            res.set_content(full.substr(0, full.size() / 2), "application/json");
+            return;
+        }
+        case Fault::HugeBody: {
+            Json::Value body = token_body(make(true), ResponseShape::TopLevel);
+            body["padding"] = std::string(kHugeBodyBytes, 'x');
+            res.set_content(to_json(body), "application/json");
+            return;
+        }
+        case Fault::TokenWithNewline:
+        case Fault::TokenWithSpace: {
+            IssuedToken t = make(false);  // malformed: nobody can use it
+            t.token += fault == Fault::TokenWithSpace
+                           ? std::string(" forged")
+                           : std::string("\nhttps://x-access-token:forged@evil.example");
+            res.set_content(to_json(token_body(t, ResponseShape::TopLevel)), "application/json");
+            return;
+        }
+        case Fault::ExpiredAtPast:
+            res.set_content(
+                to_json(token_body(make(true, WallClock::now() - std::chrono::minutes(1)),
+                                   ResponseShape::TopLevel)),
+                "application/json");
+            return;
+        case Fault::FarFutureExpiry:
+            res.set_content(to_json(token_body(make(true, WallClock::now() + kTenYears),
+                                               ResponseShape::TopLevel)),
+                            "application/json");
+            return;
+        case Fault::Redirect:
+            res.set_redirect(redirect_location_, 302);
+            res.set_content(error_body("moved", "see Location"), "application/json");
+            return;
+    }
 }
 
 }  // namespace credfs::fakes

@@ -47,6 +47,38 @@ enum class ResponseShape {
     NoExpiry,      ///< {"token":…}: the daemon must assume a lifetime.
 };
 
+/// A way to misbehave on purpose (set_fault()). Each one is a fault a real
+/// control plane, proxy or network has shown; the daemon must neither crash,
+/// nor hang past its timeouts, nor serve what it cannot vouch for.
+enum class Fault {
+    None,
+    /// Accept and read the request, then never answer: the handler blocks
+    /// until the fault is changed or cleared, release() or stop() (then 503).
+    Hang,
+    /// 200 with a valid token body sent one byte a second (chunked). Bounded:
+    /// ends with the body, when the client goes away, or on stop().
+    Trickle,
+    /// 200 with a text/html error page, as a captive portal or proxy sends.
+    HtmlBody,
+    /// 200 application/json with the token body cut off in the middle.
+    TruncatedJson,
+    /// 200 with a valid token body padded to 2 MiB.
+    HugeBody,
+    /// 200 with a token holding "\n" and a forged credential line after it.
+    TokenWithNewline,
+    /// 200 with a token holding a space.
+    TokenWithSpace,
+    /// 200 with a well-formed token whose expires_at is a minute past.
+    ExpiredAtPast,
+    /// 200 with a well-formed token whose expires_at is 10 years ahead.
+    FarFutureExpiry,
+    /// 302 to set_redirect_location(), with a JSON body.
+    Redirect,
+};
+
+/// The name of `f` ("hang", "trickle", ...), for test names and logs.
+const char* fault_name(Fault f);
+
 /// One token the fake handed out.
 struct IssuedToken {
     std::string rig_id;
@@ -67,7 +99,7 @@ struct RequestRecord {
 
 class FakeGastown {
   public:
-    /// Forced-status count meaning "every request until cleared".
+    /// Forced-status and fault count meaning "every request until cleared".
     static constexpr int kAlways = -1;
 
     /// Binds 127.0.0.1:`port` (0 picks a free port) and starts serving on a
@@ -104,9 +136,22 @@ class FakeGastown {
     /// newer installation tokens are much longer; tests vary this.
     void set_token_length(std::size_t random_chars);
     /// Answer the next `count` requests (kAlways: all) with `status` and a JSON
-    /// error body instead of a token. Authorization is still checked first.
-    void force_status(int status, int count = kAlways);
+    /// error body instead of a token, with a `Retry-After: <retry_after>`
+    /// header unless `retry_after` is empty. Authorization is still checked
+    /// first.
+    void force_status(int status, int count = kAlways, std::string retry_after = "");
     void clear_forced_status();
+    /// Misbehave as `fault` on the next `count` requests (kAlways: all), after
+    /// the authorization check and any forced status. Tokens the fault hands
+    /// out well-formed (Trickle, HugeBody, ExpiredAtPast, FarFutureExpiry)
+    /// are recorded in issued() with the expiry the fault claims; the
+    /// malformed ones are not. Changing the fault wakes Fault::Hang requests.
+    void set_fault(Fault fault, int count = kAlways);
+    void clear_fault() { set_fault(Fault::None, 0); }
+    /// Where Fault::Redirect points ("http://127.0.0.1:<port>/<path>").
+    void set_redirect_location(std::string url);
+    /// Requests answered (or hung) by a fault so far.
+    int faulted() const;
     /// When on, a rig that already got a token gets the same token (and the
     /// same expiry) back instead of a new one, like a stubborn upstream.
     void set_reissue_same(bool on);
@@ -119,7 +164,7 @@ class FakeGastown {
     void hold();
     /// Lets every held request continue, and stops holding new ones.
     void release();
-    /// Number of requests currently blocked by hold().
+    /// Number of requests currently blocked by hold() or Fault::Hang.
     int held() const;
     /// Waits until at least `n` requests are held. False on deadline.
     bool wait_for_held(int n, SteadyClock::time_point deadline) const;
@@ -154,6 +199,11 @@ class FakeGastown {
     void bind_and_serve();
     void handle(const httplib::Request& req, httplib::Response& res);
     IssuedToken issue_locked(const std::string& rig_id);
+    /// Answers with the current fault; `lk` holds mu_ (Hang waits on it).
+    void answer_fault_locked(Fault fault, const std::string& rig_id, httplib::Response& res,
+                             std::unique_lock<std::mutex>& lk);
+    /// Waits up to `d` unless stopping or the fault changes; false then.
+    bool trickle_pause(std::chrono::milliseconds d, std::uint64_t generation);
     std::string random_token_locked();
     bool revoked_locked(const std::string& token) const;
 
@@ -175,6 +225,12 @@ class FakeGastown {
     std::size_t token_length_ = 36;
     int forced_status_ = 0;
     int forced_remaining_ = 0;
+    std::string forced_retry_after_;
+    Fault fault_ = Fault::None;
+    int fault_remaining_ = 0;
+    std::uint64_t fault_generation_ = 0;  ///< Bumped by set_fault(); wakes hung requests.
+    int faulted_ = 0;
+    std::string redirect_location_;
     bool reissue_same_ = false;
     bool holding_ = false;
     std::uint64_t release_generation_ =

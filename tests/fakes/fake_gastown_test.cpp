@@ -25,6 +25,37 @@ struct Reply {
     Json::Value body;
 };
 
+struct RawReply {
+    int status = 0;  ///< 0: no HTTP answer at all (connection failed, timed out).
+    std::string body;
+    httplib::Headers headers;
+};
+
+RawReply post_raw(int port, const std::string& rig, int read_timeout_s = 5,
+                  const std::string& jwt = kJwt) {
+    httplib::Client client("127.0.0.1", port);
+    client.set_connection_timeout(2);
+    client.set_read_timeout(read_timeout_s);
+    httplib::Headers headers;
+    if (!jwt.empty()) headers.emplace("Authorization", "Bearer " + jwt);
+    const auto res = client.Post(("/api/towns/t1/rigs/" + rig + "/refresh-git-token").c_str(),
+                                 headers, "{}", "application/json");
+    RawReply reply;
+    if (!res) return reply;
+    reply.status = res->status;
+    reply.body = res->body;
+    reply.headers = res->headers;
+    return reply;
+}
+
+Json::Value parse(const std::string& text) {
+    Json::CharReaderBuilder builder;
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value v;
+    if (!reader->parse(text.data(), text.data() + text.size(), &v, nullptr)) return {};
+    return v;
+}
+
 Reply post(int port, const std::string& rig, const std::string& jwt = kJwt) {
     httplib::Client client("127.0.0.1", port);
     client.set_connection_timeout(2);
@@ -147,6 +178,101 @@ TEST(FakeGastownTest, StopAnswersHeldRequests) {
     fake.stop();
     caller.join();
     EXPECT_EQ(reply.status, 503);
+}
+
+TEST(FakeGastownTest, ForcedStatusCanCarryRetryAfter) {
+    FakeGastown fake(kJwt);
+    fake.force_status(503, 1, "7");
+    const RawReply r = post_raw(fake.port(), "r");
+    EXPECT_EQ(r.status, 503);
+    const auto it = r.headers.find("Retry-After");
+    ASSERT_NE(it, r.headers.end());
+    EXPECT_EQ(it->second, "7");
+    const RawReply ok = post_raw(fake.port(), "r");
+    EXPECT_EQ(ok.status, 200);
+    EXPECT_EQ(ok.headers.count("Retry-After"), 0u);
+}
+
+TEST(FakeGastownTest, OddButOkBodies) {
+    FakeGastown fake(kJwt);
+    fake.set_fault(Fault::HtmlBody, 1);
+    RawReply r = post_raw(fake.port(), "r");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.rfind("<!DOCTYPE html>", 0), 0u) << r.body;
+
+    fake.set_fault(Fault::TruncatedJson, 1);
+    r = post_raw(fake.port(), "r");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body.rfind("{\"", 0), 0u);
+    EXPECT_TRUE(parse(r.body).isNull()) << "not truncated: " << r.body.size() << " bytes";
+
+    fake.set_fault(Fault::HugeBody, 1);
+    r = post_raw(fake.port(), "r");
+    EXPECT_GE(r.body.size(), std::size_t{2} << 20);
+    const std::string huge_token = parse(r.body)["token"].asString();
+    EXPECT_TRUE(fake.is_valid(huge_token));
+
+    fake.set_fault(Fault::TokenWithNewline, 1);
+    EXPECT_NE(parse(post_raw(fake.port(), "r").body)["token"].asString().find('\n'),
+              std::string::npos);
+    fake.set_fault(Fault::TokenWithSpace, 1);
+    EXPECT_NE(parse(post_raw(fake.port(), "r").body)["token"].asString().find(' '),
+              std::string::npos);
+    EXPECT_EQ(fake.issued().size(), 1u) << "malformed or truncated tokens were recorded";
+
+    fake.set_fault(Fault::ExpiredAtPast, 1);
+    const Json::Value past = parse(post_raw(fake.port(), "r").body);
+    EXPECT_FALSE(fake.is_valid(past["token"].asString()));
+    EXPECT_LT(past["expires_at"].asString(), format_iso8601_ms(WallClock::now()));
+
+    fake.set_fault(Fault::FarFutureExpiry, 1);
+    const Json::Value far = parse(post_raw(fake.port(), "r").body);
+    EXPECT_GT(far["expires_at"].asString(),
+              format_iso8601_ms(WallClock::now() + std::chrono::hours(24 * 3650)));
+    EXPECT_EQ(fake.latest("r")->token, far["token"].asString());
+
+    EXPECT_EQ(post_raw(fake.port(), "r").status, 200);  // counts used up
+    EXPECT_EQ(fake.faulted(), 7);
+}
+
+TEST(FakeGastownTest, RedirectsToTheConfiguredLocation) {
+    FakeGastown fake(kJwt);
+    fake.set_redirect_location("http://127.0.0.1:9/elsewhere");
+    fake.set_fault(Fault::Redirect);
+    const RawReply r = post_raw(fake.port(), "r");  // httplib does not follow by default
+    EXPECT_EQ(r.status, 302);
+    const auto it = r.headers.find("Location");
+    ASSERT_NE(it, r.headers.end());
+    EXPECT_EQ(it->second, "http://127.0.0.1:9/elsewhere");
+    EXPECT_EQ(post_raw(fake.port(), "r").status, 302);  // kAlways
+    fake.clear_fault();
+    EXPECT_EQ(post_raw(fake.port(), "r").status, 200);
+}
+
+TEST(FakeGastownTest, HangNeverAnswersUntilTheFaultIsCleared) {
+    FakeGastown fake(kJwt);
+    fake.set_fault(Fault::Hang);
+    EXPECT_EQ(post_raw(fake.port(), "r", 1).status, 0) << "a hung request was answered";
+    EXPECT_EQ(fake.held(), 1) << "the handler must still be blocked";
+    RawReply late;
+    std::thread caller([&] { late = post_raw(fake.port(), "r", 10); });
+    ASSERT_TRUE(fake.wait_for_held(2, SteadyClock::now() + 5s));
+    fake.clear_fault();
+    caller.join();
+    EXPECT_EQ(late.status, 503);
+    EXPECT_EQ(post_raw(fake.port(), "r").status, 200);
+}
+
+TEST(FakeGastownTest, TrickleIsSlowerThanAShortTimeoutAndEndsWithTheFault) {
+    FakeGastown fake(kJwt);
+    fake.set_fault(Fault::Trickle, 1);
+    const auto started = SteadyClock::now();
+    EXPECT_EQ(post_raw(fake.port(), "r", 1).status, 0) << "the whole body came within 1 s";
+    // The body is a real token answer, only far too slow to arrive.
+    ASSERT_EQ(fake.issued().size(), 1u);
+    fake.clear_fault();  // ends the trickle, so the worker is free again
+    EXPECT_EQ(post_raw(fake.port(), "r").status, 200);
+    EXPECT_LT(SteadyClock::now() - started, 30s);
 }
 
 }  // namespace

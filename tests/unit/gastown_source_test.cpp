@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -47,8 +48,14 @@ TEST(ParseGastownResponse, NoExpiryLeavesItEmpty) {
 TEST(ParseGastownResponse, ErrorsNeverContainTheToken) {
     FakeClock clock;
     const std::pair<const char*, const char*> cases[] = {
-        {"not json", "response is not a JSON object"},
-        {"[1]", "response is not a JSON object"},
+        {"not json", "response is not a JSON object (malformed or truncated JSON, 8 bytes)"},
+        {"[1]", "response is not a JSON object (JSON, but not an object, 3 bytes)"},
+        {"", "response is not a JSON object (an empty body, 0 bytes)"},
+        {" <html>ghs_secret</html>",
+         "response is not a JSON object (an HTML page, not JSON: a proxy or login portal in the "
+         "way?, 24 bytes)"},
+        {R"({"token": "ghs_secret", "expires_at": "2099-01-)",
+         "response is not a JSON object (malformed or truncated JSON, 47 bytes)"},
         {R"({"data": {}})", "response has no token (token or data.token)"},
         {R"({"token": 5})", "response has no token (token or data.token)"},
         {R"({"token": ""})", "response token is empty or contains whitespace/control bytes"},
@@ -182,7 +189,9 @@ TEST_F(GastownSourceTest, TransportErrorsAndBadBodiesAreSourceErrors) {
         source.fetch(rig_);
         FAIL() << "no error";
     } catch (const SourceError& e) {
-        EXPECT_NE(std::string(e.what()).find("response is not a JSON object"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("response is not a JSON object (an HTML page"),
+                  std::string::npos)
+            << e.what();
     }
 }
 
@@ -237,6 +246,108 @@ TEST_F(GastownSourceTest, TheCaBundleReachesTheRequest) {
     GastownSource source(config_, http_, clock_);
     source.fetch(rig_);
     EXPECT_EQ(http_.requests[0].ca_bundle, "/etc/ssl/custom.pem");
+}
+
+TEST_F(GastownSourceTest, RetryAfterOn429And5xxIsHonouredAndCapped) {
+    GastownSource source(config_, http_, clock_);
+    const auto wait_for = [&](long status, const std::string& retry_after) {
+        http_.response = {status, R"({"error": "busy"})", {{"retry-after", retry_after}}};
+        try {
+            source.fetch(rig_);
+        } catch (const SourceError& e) {
+            if (e.retry_after_s() > 0) {
+                EXPECT_NE(std::string(e.what()).find("(Retry-After)"), std::string::npos)
+                    << e.what();
+            }
+            return e.retry_after_s();
+        }
+        ADD_FAILURE() << "no error for HTTP " << status;
+        return -1.0;
+    };
+    EXPECT_DOUBLE_EQ(wait_for(503, "7"), 7);
+    EXPECT_DOUBLE_EQ(wait_for(429, "2"), 2);
+    EXPECT_DOUBLE_EQ(wait_for(500, "99999"), GastownSource::kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(wait_for(502, "123456789012345"), GastownSource::kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(wait_for(503, "soon"), 0);
+    EXPECT_DOUBLE_EQ(wait_for(503, "-5"), 0);
+    EXPECT_DOUBLE_EQ(wait_for(400, "7"), 0) << "only 429 and 5xx ask to wait";
+    // An HTTP-date 30 s from now.
+    const std::time_t later = WallClock::to_time_t(clock_.now()) + 30;
+    std::tm tm{};
+    gmtime_r(&later, &tm);
+    char date[64];
+    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    EXPECT_NEAR(wait_for(503, date), 30, 1) << date;
+}
+
+TEST_F(GastownSourceTest, ARedirectIsAnErrorNamingOnlyTheTargetHost) {
+    http_.response = {302, "", {{"location", "https://user:pw@evil.example:8443/steal?t=ghs_abc"}}};
+    GastownSource source(config_, http_, clock_);
+    try {
+        source.fetch(rig_);
+        FAIL() << "a redirect was taken as a token";
+    } catch (const SourceError& e) {
+        const std::string what = e.what();
+        EXPECT_EQ(e.http_status(), 302);
+        EXPECT_NE(what.find("HTTP 302"), std::string::npos) << what;
+        EXPECT_NE(what.find("a redirect to https://evil.example:8443, not followed"),
+                  std::string::npos)
+            << what;
+        EXPECT_EQ(what.find("pw"), std::string::npos) << what;
+        EXPECT_EQ(what.find("ghs_abc"), std::string::npos) << what;
+    }
+    EXPECT_EQ(http_.requests.size(), 1u);
+    http_.response = {307, "", {{"location", "/login?next=https://x.example/&t=ghs_abc"}}};
+    try {
+        source.fetch(rig_);
+        FAIL() << "a redirect was taken as a token";
+    } catch (const SourceError& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("a redirect to the relative path /login, not followed"),
+                  std::string::npos)
+            << what;
+        EXPECT_EQ(what.find("ghs_abc"), std::string::npos) << what;
+    }
+}
+
+TEST_F(GastownSourceTest, AnExpiryPastAnInstallationTokensLifeIsCappedToAnHour) {
+    GastownSource source(config_, http_, clock_);
+    // 2099: decades ahead of the fake clock.
+    Token far = source.fetch(rig_);
+    ASSERT_TRUE(far.expires_at);
+    EXPECT_DOUBLE_EQ(seconds_between(clock_.now(), *far.expires_at), GastownSource::kMaxTokenLifeS);
+    // Within the hour and the skew allowance: trusted as stated.
+    const WallTime soon = clock_.now() + std::chrono::seconds(3800);
+    http_.response = {200,
+                      R"({"token": "ghs_new", "expires_at": ")" + format_iso8601(soon) + "\"}"};
+    EXPECT_EQ(source.fetch(rig_).expires_at, soon);
+}
+
+TEST_F(GastownSourceTest, TheRetryAfterA401StaysWithinTheRequestTimeout) {
+    http_.queued = {{401, R"({"error": "jwt expired"})"}};
+    http_.on_post = [&](int n) {
+        if (n == 1) clock_.advance(3.5);  // the first answer took 3.5 of the 4 s
+    };
+    GastownSource source(config_, http_, clock_);
+    EXPECT_EQ(source.fetch(rig_).value, "ghs_new");
+    ASSERT_EQ(http_.requests.size(), 2u);
+    EXPECT_DOUBLE_EQ(http_.requests[0].timeout_s, 4);
+    EXPECT_NEAR(http_.requests[1].timeout_s, 0.5, 1e-9);
+
+    // No time left at all: the 401 is reported without a second request.
+    http_.requests.clear();
+    http_.queued = {{401, R"({"error": "jwt expired"})"}};
+    http_.on_post = [&](int n) {
+        if (n == 1) clock_.advance(4);
+    };
+    try {
+        source.fetch(rig_);
+        FAIL() << "no error";
+    } catch (const SourceError& e) {
+        EXPECT_EQ(e.http_status(), 401);
+        EXPECT_NE(std::string(e.what()).find("no time left"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(http_.requests.size(), 1u);
 }
 
 TEST(JwtExpiry, DecodesTheExpClaimWithoutVerifying) {
