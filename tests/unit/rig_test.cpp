@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cmath>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -101,6 +103,38 @@ TEST_F(RigTest, ExpiredTokenAndFailingUpstreamGivesEio) {
     r = rig->credential_for_read();
     ASSERT_EQ(r.error, 0);
     EXPECT_EQ(r.credential->token, "ghs_tok3");
+}
+
+// Invariant 7: expiry is wall time. A container suspended past its token's
+// expiry wakes with the wall clock jumped ahead; the first read must fetch,
+// never serve the dead token.
+TEST_F(RigTest, AReadAfterTheWallClockJumpsPastExpiryGetsAFreshToken) {
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(3600);
+    const ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->token, "ghs_tok2");
+    EXPECT_GE(r.credential->ttl_at(clock_.now()), refresh_.min_ttl_s);
+}
+
+// An upstream's Retry-After is taken as it comes (github_app reads it with
+// atof): a huge, infinite or NaN value must still give a sane retry time.
+TEST_F(RigTest, AnUpstreamsRetryAfterIsCappedWhateverItSays) {
+    auto rig = make_rig();
+    prime(*rig);
+    for (const double asked :
+         {1e300, std::numeric_limits<double>::infinity(), std::nan(""), 30.0}) {
+        source_.set_retry_after(asked);
+        source_.fail_next(1);
+        rig->refresh_async(RefreshTrigger::Background).wait();
+        const double wait_s = seconds_between(clock_.now(), rig->stats().next_refresh_at);
+        EXPECT_GE(wait_s, 0) << "asked " << asked;
+        EXPECT_LE(wait_s, 600) << "asked " << asked;
+        if (asked == 30.0) {
+            EXPECT_GE(wait_s, 30) << "a sane Retry-After is honoured";
+        }
+    }
 }
 
 TEST_F(RigTest, StaleReadsDoNotHammerAFailingUpstreamDuringBackoff) {

@@ -55,7 +55,7 @@ class FakeSource final : public TokenSource {
         if (!script_.empty()) {
             auto next = std::move(script_.front());
             script_.pop_front();
-            if (!next) throw SourceError("scripted failure", 503);
+            if (!next) throw SourceError("scripted failure", 503, retry_after_s_);
             return *next;
         }
         return Token{"ghs_tok" + std::to_string(calls_.load()),
@@ -70,6 +70,11 @@ class FakeSource final : public TokenSource {
     }
     void fail_next(int n) {
         for (int i = 0; i < n; ++i) push(std::nullopt);
+    }
+    /// The Retry-After (seconds) that scripted failures carry from now on.
+    void set_retry_after(double s) {
+        std::lock_guard lock(mu_);
+        retry_after_s_ = s;
     }
     void hold() {
         std::lock_guard lock(mu_);
@@ -98,6 +103,7 @@ class FakeSource final : public TokenSource {
     std::deque<std::optional<Token>> script_;
     bool held_ = false;
     int waiting_ = 0;
+    double retry_after_s_ = 0;
     std::atomic<int> calls_{0};
     bool expire_ = true;
 };
