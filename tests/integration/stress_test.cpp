@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -35,6 +37,8 @@ class StressTest : public MountTest {
         std::atomic<long> reads{0}, rewrites{0}, busy_locks{0}, bad_reads{0}, rewrite_errors{0};
         std::atomic<long> progress{0};
     };
+    std::mutex bad_mu_;
+    std::vector<std::string> bad_examples_;
 
     /// git's store dance, done with syscalls so 64 threads can keep it up:
     /// O_EXCL lock file, the new content, rename over the rig file. One in 20
@@ -60,16 +64,29 @@ class StressTest : public MountTest {
         ++counts.rewrites;
     }
 
-    bool read_is_valid(const std::string& rig) {
+    /// Empty when the read gave a token the upstream issued for `rig` that
+    /// had not expired when the read began; else what was wrong.
+    std::string check_read(const std::string& rig) {
         const auto started = fakes::WallClock::now();
         const ReadResult r = read_whole_file(harness_.file(rig));
-        if (r.error != 0) return false;
+        if (r.error != 0) return rig + ": " + std::strerror(r.error);
         const auto token = token_from_line(r.data.substr(0, r.data.find('\n') + 1));
-        if (!token) return false;
+        if (!token) return rig + ": no credential line first";
         for (const auto& issued : fake_.issued(rig)) {
-            if (issued.token == *token) return issued.expires_at >= started;
+            if (issued.token != *token) continue;
+            if (issued.expires_at >= started) return "";
+            return rig + ": served a token " +
+                   std::to_string(
+                       std::chrono::duration<double>(started - issued.expires_at).count()) +
+                   " s after it expired";
         }
-        return false;
+        return rig + ": a token the upstream never issued for it";
+    }
+
+    void record_bad_read(const std::string& why, Counts& counts) {
+        ++counts.bad_reads;
+        std::lock_guard lock(bad_mu_);
+        if (bad_examples_.size() < 5) bad_examples_.push_back(why);
     }
 
     void worker(unsigned seed, fakes::SteadyClock::time_point end, Counts& counts) {
@@ -81,7 +98,9 @@ class StressTest : public MountTest {
             const int op = pick_op(rng);
             if (op < 60) {
                 ++counts.reads;
-                if (!read_is_valid(rig)) ++counts.bad_reads;
+                if (const std::string why = check_read(rig); !why.empty()) {
+                    record_bad_read(why, counts);
+                }
             } else {
                 rewrite(rig, op == 79, counts);
             }
@@ -154,6 +173,7 @@ TEST_F(StressTest, SixtyFourThreadsReadAndRewriteAHundredRigsWhileRefreshesFail)
     RecordProperty("reads", static_cast<int>(counts.reads.load()));
     RecordProperty("rewrites", static_cast<int>(counts.rewrites.load()));
     EXPECT_EQ(counts.bad_reads.load(), 0);
+    for (const auto& why : bad_examples_) ADD_FAILURE() << "bad read: " << why;
     EXPECT_EQ(counts.rewrite_errors.load(), 0);
     EXPECT_GT(counts.reads.load(), kThreads * 10L) << "too few reads to prove anything";
     EXPECT_GT(counts.rewrites.load(), 100L);
