@@ -8,10 +8,12 @@
 
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "daemon_harness.hpp"
 #include "fake_github.hpp"
@@ -221,6 +223,45 @@ TEST_F(SourcesTest, ExecServesTheCommandsTokenPerRig) {
 
     EXPECT_EQ(git_password("a"), "ghs_exec_a");
     EXPECT_EQ(git_password("b"), "ghs_exec_b");
+}
+
+// The exec plugin is handed no token: not the one it minted last time, in
+// its argv or its environment (issue #7). The plugin records its own
+// /proc/self/cmdline and environ on every run and mints 3 s tokens, so it
+// runs several times while a token is current.
+TEST_F(SourcesTest, TheExecPluginSeesNoTokenInItsArgvOrEnvironment) {
+    const std::string dir = harness_.root();
+    std::string body = R"(#!/bin/sh
+n=$(( $(cat @DIR@/count 2>/dev/null || echo 0) + 1 ))
+echo $n > @DIR@/count
+tr '\0' '\n' < /proc/$$/cmdline >> @DIR@/seen
+tr '\0' '\n' < /proc/$$/environ >> @DIR@/seen
+tok=ghs_exec_${CREDFS_RIG_ID}_$n
+echo $tok >> @DIR@/printed
+printf '{"token": "%s", "expires_at": %d}\n' $tok $(( $(date +%s) + 3 ))
+)";
+    for (size_t at; (at = body.find("@DIR@")) != std::string::npos;) body.replace(at, 5, dir);
+    write_file(dir + "/mint-token", body, 0755);
+    Json::Value source;
+    source["type"] = "exec";
+    source["command"].append(dir + "/mint-token");
+    ASSERT_NO_FATAL_FAILURE(start_daemon(source, rigs({"a"})));
+    auto printed_tokens = [&] {
+        std::ifstream in(dir + "/printed");
+        std::vector<std::string> tokens;
+        for (std::string line; std::getline(in, line);) tokens.push_back(line);
+        return tokens;
+    };
+    // The plugin prints its token last: three lines, three whole runs.
+    ASSERT_TRUE(wait_until([&] { return printed_tokens().size() >= 3; }, 30s))
+        << harness_.diagnostics();
+    std::ifstream seen_file(dir + "/seen");
+    const std::string seen((std::istreambuf_iterator<char>(seen_file)), {});
+    ASSERT_NE(seen.find("CREDFS_RIG_ID=a"), std::string::npos) << "the dump did not work";
+    for (const auto& token : printed_tokens()) {
+        EXPECT_EQ(seen.find(token), std::string::npos) << "a minted token reached the plugin";
+    }
+    EXPECT_EQ(seen.find("ghs_"), std::string::npos);
 }
 
 TEST_F(SourcesTest, StaticPatRotatesWithoutRestart) {
