@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <numeric>
 #include <system_error>
+#include <thread>
 
 #include "credfs/fallback_state.hpp"
 #include "credfs/log.hpp"
@@ -87,13 +88,13 @@ ReadResult Rig::credential_for_read() {
         cred ? fmt::format("token had {:.1f} s left", cred->ttl_at(clock_.now()))
              : std::string("no token yet");
     const auto started = std::chrono::steady_clock::now();
-    std::shared_future<void> flight = refresh_async(RefreshTrigger::OnDemand);
     {
         std::lock_guard lock(mu_);
         ++stats_.on_demand_waits;
     }
-    const bool done = flight.wait_for(std::chrono::duration<double>(refresh_.read_timeout_s)) ==
-                      std::future_status::ready;
+    const bool done =
+        wait_for_refresh(started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                       std::chrono::duration<double>(refresh_.read_timeout_s)));
     const double waited_s = seconds_since(started);
     std::string why;
     {
@@ -118,6 +119,30 @@ ReadResult Rig::credential_for_read() {
     if (why.empty()) why = "no token";
     spdlog::error("rig {}: open fails with EIO: no unexpired token ({})", config_.id, why);
     return {nullptr, EIO};
+}
+
+bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
+    // Shortest pause between tries, whatever backoff_initial_s says (it may be 0).
+    constexpr double kMinRetryPauseS = 0.05;
+    while (true) {
+        std::shared_future<void> flight = refresh_async(RefreshTrigger::OnDemand);
+        if (flight.wait_until(deadline) != std::future_status::ready) return false;
+        const CredentialPtr cred = current();
+        if (cred && cred->ttl_at(clock_.now()) > 0) return true;
+        // The refresh failed and nothing unexpired is left to serve: try again
+        // when the backoff allows, if that is before this read gives up
+        // (invariant 1: EIO only when no refresh could succeed in time).
+        double pause_s = kMinRetryPauseS;
+        {
+            std::lock_guard lock(mu_);
+            pause_s = std::max(pause_s, seconds_between(clock_.now(), stats_.next_refresh_at));
+        }
+        const auto retry_at = std::chrono::steady_clock::now() +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(pause_s));
+        if (retry_at >= deadline) return true;
+        std::this_thread::sleep_until(retry_at);
+    }
 }
 
 void Rig::retire() {

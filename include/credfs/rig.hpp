@@ -3,6 +3,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -147,6 +148,10 @@ class Rig {
     void on_failure(const std::string& why, WallTime now, double retry_after_s = 0);
     /// Writes current() to the fallback file; serialized so the newest wins.
     void write_through();
+    /// Runs (or joins) on-demand refreshes until one leaves an unexpired
+    /// token, retrying failed ones when the backoff allows, until `deadline`
+    /// (monotonic). False when the last refresh did not finish by then.
+    bool wait_for_refresh(std::chrono::steady_clock::time_point deadline);
     /// Must hold mu_: replaces kept_lines_, within what git's lock file can
     /// hold; returns how many lines were dropped.
     size_t keep_lines_locked(const std::vector<std::string>& lines);

@@ -105,6 +105,21 @@ TEST_F(RigTest, ExpiredTokenAndFailingUpstreamGivesEio) {
     EXPECT_EQ(r.credential->token, "ghs_tok3");
 }
 
+// Invariant 1: EIO only when no refresh could succeed in time. A reader that
+// finds the token expired and whose refresh fails keeps its read_timeout_s:
+// it tries again when the backoff allows, before its deadline.
+TEST_F(RigTest, AnExpiredReadRetriesAFailedRefreshWithinItsTimeout) {
+    refresh_.backoff_initial_s = 0.05;
+    auto rig = make_rig();
+    prime(*rig);
+    clock_.advance(61);
+    source_.fail_next(1);
+    const ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_EQ(r.credential->token, "ghs_tok3");
+    EXPECT_EQ(source_.calls(), 3);  // the prime, the failure, the retry
+}
+
 // Invariant 7: expiry is wall time. A container suspended past its token's
 // expiry wakes with the wall clock jumped ahead; the first read must fetch,
 // never serve the dead token.
