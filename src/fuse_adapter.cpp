@@ -88,8 +88,9 @@ fuse_entry_param to_entry(const NodeAttr& attr) {
     return e;
 }
 
-/// Attributes by the open handle when there is one (fstat: the size of that
-/// handle's snapshot), else by the inode's current path.
+/// Attributes by inode (Filesystem::getattr_ino): a scratch file even once
+/// unlinked while open, other nodes by their current path; with a handle
+/// the kernel passed, that handle's snapshot.
 int reply_attr(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi) {
     NodeAttr attr;
     if (const int rc = fs(req).getattr_ino(ino, handle(fi), attr); rc != 0) return rc;
