@@ -3,6 +3,7 @@
 #include <json/json.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -30,7 +31,28 @@ std::string string_field(const Json::Value& v, const char* key) {
 std::string one_line(std::string text, size_t width) {
     std::replace_if(
         text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-    if (text.size() > width) text = text.substr(0, width - 3) + "...";
+    if (text.size() > width) {
+        text.resize(width - 3);
+        text += "...";
+    }
+    return text;
+}
+
+/// The error as the table shows it: without the "rig <id>: " the row already
+/// says, and with each URL shortened to "<url>", so the reason fits the
+/// column (--json has the whole text).
+std::string table_error(std::string text, const std::string& id) {
+    const std::string prefix = "rig " + id + ": ";
+    if (!id.empty() && text.rfind(prefix, 0) == 0) text.erase(0, prefix.size());
+    for (size_t at = 0; (at = text.find("://", at)) != std::string::npos;) {
+        size_t begin = at;
+        while (begin > 0 && std::isalpha(static_cast<unsigned char>(text[begin - 1])) != 0) --begin;
+        size_t end = text.find_first_of(" \t", at);
+        if (end == std::string::npos) end = text.size();
+        const bool colon = text[end - 1] == ':';
+        text.replace(begin, end - begin, colon ? "<url>:" : "<url>");
+        at = begin + 5;
+    }
     return text;
 }
 
@@ -104,7 +126,9 @@ StatusTable render_status_table(std::string_view status_json, WallTime now) {
         }
         const std::string error = string_field(rig, "last_error");
         rows.push_back({one_line(file, 40), state, expires_in(rig, now), last_refresh(rig, now),
-                        error.empty() ? "-" : one_line(error, kErrorWidth)});
+                        error.empty()
+                            ? "-"
+                            : one_line(table_error(error, string_field(rig, "id")), kErrorWidth)});
     }
 
     std::string header = "gastown-credfs";

@@ -68,6 +68,19 @@ TEST(StatusTable, HealthyRigsExitZero) {
     EXPECT_NE(b.find("1h 00m ago"), std::string::npos) << t.text;
 }
 
+// A transport error names the URL first; shortened, the reason fits.
+TEST(StatusTable, UrlsInAnErrorAreShortenedSoTheReasonShows) {
+    const StatusTable t = render_status_table(
+        doc(rig_json("rig-b", "failing", R"("2026-12-01T12:10:00Z")", R"("2026-12-01T11:10:00Z")",
+                     "rig rig-b: POST http://127.0.0.1:34495/api/towns/demo-town/rigs/rig-b/"
+                     "refresh-git-token: Couldn't connect to server")),
+        kNow);
+    ASSERT_TRUE(t.parsed) << t.error;
+    EXPECT_NE(row(t.text, "rig-b").find("POST <url>: Couldn't connect to server"),
+              std::string::npos)
+        << t.text;
+}
+
 TEST(StatusTable, FailingRigExitsOneAndShowsItsError) {
     const std::string long_error =
         "rig rig-b: HTTP 503 from the control plane: upstream is being redeployed, try again "
@@ -84,9 +97,11 @@ TEST(StatusTable, FailingRigExitsOneAndShowsItsError) {
     EXPECT_EQ(t.unhealthy_summary, "rig-b (failing)");
     const std::string b = row(t.text, "rig-b");
     EXPECT_NE(b.find("failing"), std::string::npos) << t.text;
-    EXPECT_NE(b.find("rig rig-b: HTTP 503"), std::string::npos) << t.text;
-    // Truncated to 60 bytes with "...".
-    EXPECT_NE(b.find(long_error.substr(0, 57) + "..."), std::string::npos) << t.text;
+    // The row names the rig, so the error's "rig rig-b: " is left out, and
+    // what is left is cut to 60 bytes with "...".
+    const std::string shown = long_error.substr(std::string("rig rig-b: ").size());
+    EXPECT_NE(b.find(shown.substr(0, 57) + "..."), std::string::npos) << t.text;
+    EXPECT_EQ(b.find("rig rig-b:"), std::string::npos) << t.text;
     EXPECT_EQ(b.find("please"), std::string::npos) << t.text;
     EXPECT_TRUE(row(t.text, "rig-a").ends_with(" -"))
         << "a rig without an error shows '-': " << t.text;
