@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (Debian packages), builds, and runs every test:
-# unit tests and integration tests on real FUSE mounts. Needs root (or a user
-# allowed to mount FUSE) and /dev/fuse.
+# unit tests, integration tests on real FUSE mounts, the fakes' own tests,
+# end-to-end tests with real git, and the mount-scripts. Needs root (or a
+# user allowed to mount FUSE) and /dev/fuse.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/install-deps.sh"
