@@ -31,11 +31,14 @@ struct RawReply {
     httplib::Headers headers;
 };
 
-RawReply post_raw(int port, const std::string& rig, int read_timeout_s = 5,
+/// `read_timeout` bounds each recv (cpp-httplib's read timeout), not the
+/// whole reply.
+RawReply post_raw(int port, const std::string& rig,
+                  std::chrono::milliseconds read_timeout = std::chrono::seconds(5),
                   const std::string& jwt = kJwt) {
     httplib::Client client("127.0.0.1", port);
     client.set_connection_timeout(2);
-    client.set_read_timeout(read_timeout_s);
+    client.set_read_timeout(read_timeout);
     httplib::Headers headers;
     if (!jwt.empty()) headers.emplace("Authorization", "Bearer " + jwt);
     const auto res = client.Post(("/api/towns/t1/rigs/" + rig + "/refresh-git-token").c_str(),
@@ -252,10 +255,11 @@ TEST(FakeGastownTest, RedirectsToTheConfiguredLocation) {
 TEST(FakeGastownTest, HangNeverAnswersUntilTheFaultIsCleared) {
     FakeGastown fake(kJwt);
     fake.set_fault(Fault::Hang);
-    EXPECT_EQ(post_raw(fake.port(), "r", 1).status, 0) << "a hung request was answered";
+    EXPECT_EQ(post_raw(fake.port(), "r", std::chrono::seconds(1)).status, 0)
+        << "a hung request was answered";
     EXPECT_EQ(fake.held(), 1) << "the handler must still be blocked";
     RawReply late;
-    std::thread caller([&] { late = post_raw(fake.port(), "r", 10); });
+    std::thread caller([&] { late = post_raw(fake.port(), "r", std::chrono::seconds(10)); });
     ASSERT_TRUE(fake.wait_for_held(2, SteadyClock::now() + 5s));
     fake.clear_fault();
     caller.join();
@@ -267,7 +271,11 @@ TEST(FakeGastownTest, TrickleIsSlowerThanAShortTimeoutAndEndsWithTheFault) {
     FakeGastown fake(kJwt);
     fake.set_fault(Fault::Trickle, 1);
     const auto started = SteadyClock::now();
-    EXPECT_EQ(post_raw(fake.port(), "r", 1).status, 0) << "the whole body came within 1 s";
+    // The read timeout bounds each recv: it must be well under the trickle's
+    // 1 s per byte, or under load every byte arrives just in time and the
+    // whole body takes minutes.
+    EXPECT_EQ(post_raw(fake.port(), "r", std::chrono::milliseconds(300)).status, 0)
+        << "a byte came within 300 ms of the one before";
     // The body is a real token answer, only far too slow to arrive.
     ASSERT_EQ(fake.issued().size(), 1u);
     fake.clear_fault();  // ends the trickle, so the worker is free again
