@@ -21,16 +21,20 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "daemon_harness.hpp"
 #include "fake_gastown.hpp"
 
 namespace {
 
+using credfs::bench::ms_since;
+using credfs::bench::SteadyClock;
+using credfs::bench::summarize;
+using credfs::bench::Summary;
 using credfs::fakes::FakeGastown;
 using credfs::fakes::WallClock;
 using credfs::itest::DaemonHarness;
 using credfs::itest::RefreshParams;
-using credfs::itest::SteadyClock;
 using namespace std::chrono_literals;
 
 struct Options {
@@ -61,38 +65,6 @@ Options parse_args(int argc, char** argv) {
         }
     }
     return opts;
-}
-
-double ms_since(SteadyClock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
-}
-
-/// Nearest-rank percentile of an unsorted sample.
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const auto rank = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.999);
-    return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
-}
-
-struct Summary {
-    double p50, p99, max, mean;
-};
-
-Summary summarize(const std::vector<double>& v) {
-    Summary s{percentile(v, 50), percentile(v, 99), 0, 0};
-    for (const double x : v) {
-        s.max = std::max(s.max, x);
-        s.mean += x / static_cast<double>(v.size());
-    }
-    return s;
-}
-
-std::string json_summary(const Summary& s) {
-    std::ostringstream out;
-    out << "{\"p50_ms\": " << s.p50 << ", \"p99_ms\": " << s.p99 << ", \"max_ms\": " << s.max
-        << ", \"mean_ms\": " << s.mean << "}";
-    return out.str();
 }
 
 }  // namespace
@@ -178,8 +150,8 @@ int main(int argc, char** argv) {
          << "  \"upstream_latency_ms\": " << opts.latency_ms << ",\n"
          << "  \"failures\": " << failures << ",\n"
          << "  \"stale_reads_without_upstream_call\": " << served_without_refresh << ",\n"
-         << "  \"stale_open_read\": " << json_summary(stale) << ",\n"
-         << "  \"fresh_open_read\": " << json_summary(fresh) << ",\n"
+         << "  \"stale_open_read\": " << credfs::bench::json_summary(stale, "ms") << ",\n"
+         << "  \"fresh_open_read\": " << credfs::bench::json_summary(fresh, "ms") << ",\n"
          << "  \"upstream_calls_per_refresh_window\": {\"mean\": " << calls.mean
          << ", \"max\": " << calls.max << "},\n"
          << "  \"upstream_calls_total\": " << fake.calls() << "\n}\n";
