@@ -18,19 +18,7 @@ using test::FakeSource;
 
 class FilesystemTest : public ::testing::Test {
   protected:
-    static Config make_config() {
-        Config c;
-        RigConfig a;
-        a.id = a.file = "rig-a";
-        RigConfig b;
-        b.id = "rig-b";
-        b.file = "b.cred";
-        c.rigs = {a, b};
-        c.refresh.min_ttl_s = 10;
-        c.refresh.read_timeout_s = 20;
-        return c;
-    }
-    Config config_ = make_config();
+    Config config_ = test::two_rig_config();
     FakeClock clock_;
     FakeSource source_{clock_, 60};
     RigRegistry registry_{config_, source_, clock_, [] { return 0.0; }, {}};

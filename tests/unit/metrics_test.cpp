@@ -39,22 +39,10 @@ bool is_exposition_line(const std::string& line) {
 
 class MetricsTest : public ::testing::Test {
   protected:
-    static Config make_config() {
-        Config c;
-        RigConfig a;
-        a.id = a.file = "rig-a";
-        RigConfig b;
-        b.id = "rig-b";
-        b.file = "b.cred";
-        c.rigs = {a, b};
-        c.refresh.min_ttl_s = 10;
-        c.refresh.read_timeout_s = 20;
-        return c;
-    }
     std::string render() const {
         return render_metrics(*registry_.rigs(), StatusInfo{"1.2.3", started_}, clock_.now());
     }
-    Config config_ = make_config();
+    Config config_ = test::two_rig_config();
     FakeClock clock_;
     const WallTime started_ = clock_.now();
     FakeSource source_{clock_, 60};

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "credfs/clock.hpp"
+#include "credfs/config.hpp"
 #include "credfs/token_source.hpp"
 
 namespace credfs::test {
@@ -127,6 +128,21 @@ class TempDir {
   private:
     std::string path_;
 };
+
+/// Two rigs: "rig-a" (file named after the id) and "rig-b" in file
+/// "b.cred"; min_ttl_s 10, read_timeout_s 20 (real seconds).
+inline Config two_rig_config() {
+    Config c;
+    RigConfig a;
+    a.id = a.file = "rig-a";
+    RigConfig b;
+    b.id = "rig-b";
+    b.file = "b.cred";
+    c.rigs = {a, b};
+    c.refresh.min_ttl_s = 10;
+    c.refresh.read_timeout_s = 20;
+    return c;
+}
 
 /// Polls `pred` until true or a generous real-time deadline passes.
 template <class Pred>
