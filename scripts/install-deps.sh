@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev libjsoncpp-dev libspdlog-dev
   libgtest-dev libcpp-httplib-dev libssl-dev
   shellcheck procps
+  clang clang-tidy clang-format libclang-rt-14-dev
 )
 
 missing=()

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "credfs/credential_store.hpp"
+#include "credfs/core/credential_store.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string_view content(reinterpret_cast<const char*>(data), size);

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "credfs/clock.hpp"
-#include "credfs/gastown_source.hpp"
+#include "credfs/core/clock.hpp"
+#include "credfs/sources/gastown_source.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string body(reinterpret_cast<const char*>(data), size);

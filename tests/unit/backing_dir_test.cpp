@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "credfs/backing_dir.hpp"
-#include "credfs/fallback_state.hpp"
+#include "credfs/engine/backing_dir.hpp"
+#include "credfs/engine/fallback_state.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

@@ -1,6 +1,6 @@
 // check_sources: one fetch per rig through the daemon's own rig building,
 // without a backing directory. Static and exec sources need no network.
-#include "credfs/cli_check.hpp"
+#include "credfs/cli/cli_check.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The status command's table and exit status, from canned .status documents.
-#include "credfs/cli_status.hpp"
+#include "credfs/cli/cli_status.hpp"
 
 #include <gtest/gtest.h>
 

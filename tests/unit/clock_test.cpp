@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "credfs/clock.hpp"
+#include "credfs/core/clock.hpp"
 
 namespace credfs {
 namespace {

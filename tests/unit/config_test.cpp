@@ -5,7 +5,7 @@
 #include <fstream>
 #include <map>
 
-#include "credfs/config.hpp"
+#include "credfs/core/config.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

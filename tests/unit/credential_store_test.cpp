@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "credfs/credential_store.hpp"
+#include "credfs/core/credential_store.hpp"
 
 namespace credfs {
 namespace {

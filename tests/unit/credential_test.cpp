@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "credfs/credential.hpp"
+#include "credfs/core/credential.hpp"
 
 namespace credfs {
 namespace {

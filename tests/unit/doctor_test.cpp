@@ -1,5 +1,5 @@
 // The doctor's checks, from canned git output and files in a temp dir.
-#include "credfs/doctor.hpp"
+#include "credfs/cli/doctor.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

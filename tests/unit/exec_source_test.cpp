@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "credfs/exec_source.hpp"
+#include "credfs/sources/exec_source.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

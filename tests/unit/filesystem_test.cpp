@@ -7,7 +7,7 @@
 
 #include <json/json.h>
 
-#include "credfs/filesystem.hpp"
+#include "credfs/fs/filesystem.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <mutex>
 
-#include "credfs/gastown_source.hpp"
+#include "credfs/sources/gastown_source.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

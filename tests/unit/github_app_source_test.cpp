@@ -8,7 +8,7 @@
 #include <deque>
 #include <mutex>
 
-#include "credfs/github_app_source.hpp"
+#include "credfs/sources/github_app_source.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "credfs/log.hpp"
+#include "credfs/core/log.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

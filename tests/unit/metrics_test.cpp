@@ -1,4 +1,4 @@
-#include "credfs/metrics.hpp"
+#include "credfs/engine/metrics.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "credfs/refresh_policy.hpp"
+#include "credfs/core/refresh_policy.hpp"
 
 namespace credfs {
 namespace {

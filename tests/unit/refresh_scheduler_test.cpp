@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "credfs/refresh_scheduler.hpp"
+#include "credfs/engine/refresh_scheduler.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

@@ -1,5 +1,5 @@
 // Remote URLs that embed a token: found, masked, and the clean URL to set.
-#include "credfs/remote_url.hpp"
+#include "credfs/cli/remote_url.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "credfs/rig_registry.hpp"
+#include "credfs/engine/rig_registry.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

@@ -10,8 +10,8 @@
 
 #include <filesystem>
 
-#include "credfs/fallback_state.hpp"
-#include "credfs/rig.hpp"
+#include "credfs/engine/fallback_state.hpp"
+#include "credfs/engine/rig.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

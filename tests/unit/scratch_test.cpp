@@ -2,7 +2,7 @@
 
 #include <cerrno>
 
-#include "credfs/scratch.hpp"
+#include "credfs/fs/scratch.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

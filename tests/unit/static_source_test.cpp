@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "credfs/static_source.hpp"
+#include "credfs/sources/static_source.hpp"
 #include "test_support.hpp"
 
 namespace credfs {

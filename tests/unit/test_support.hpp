@@ -14,9 +14,9 @@
 #include <string>
 #include <thread>
 
-#include "credfs/clock.hpp"
-#include "credfs/config.hpp"
-#include "credfs/token_source.hpp"
+#include "credfs/core/clock.hpp"
+#include "credfs/core/config.hpp"
+#include "credfs/sources/token_source.hpp"
 
 namespace credfs::test {
 

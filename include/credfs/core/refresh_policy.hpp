@@ -1,0 +1,38 @@
+// When to refresh, how long to back off, and whether a token is fresh enough
+// to serve. Pure functions of their inputs: the random draws are passed in so
+// tests can pin them.
+#pragma once
+
+#include <functional>
+
+#include "credfs/core/clock.hpp"
+#include "credfs/core/config.hpp"
+#include "credfs/core/credential.hpp"
+
+namespace credfs {
+
+/// Uniform draws in [0, 1). Must be callable from several threads at once.
+using RandomUnit = std::function<double()>;
+
+/// A thread-safe RandomUnit seeded from std::random_device.
+RandomUnit default_random();
+
+/// Wall time at which a token fetched at `fetched_at` and expiring at
+/// `expires_at` should be renewed in the background:
+/// expires_at - margin_s - draw * jitter_s. When that falls before half the
+/// token's life (a token living less than the margin), half its life is used
+/// instead, so short-lived tokens are renewed early without refreshing in a loop.
+WallTime refresh_time(WallTime fetched_at, WallTime expires_at, const RefreshConfig& cfg,
+                      double draw);
+
+/// Delay in seconds before retry number `failures` (1 = first retry):
+/// min(backoff_max_s, backoff_initial_s * 2^(failures-1)), then scaled by
+/// (1 - 0.2 * draw) so rigs that failed together do not retry in lockstep.
+/// Never above backoff_max_s; never below 0.8 * backoff_initial_s.
+double backoff_delay(int failures, const RefreshConfig& cfg, double draw);
+
+/// True when `cred` has at least min_ttl_s of life left at wall time `now`
+/// (the boundary counts as fresh).
+bool is_fresh(const Credential& cred, WallTime now, const RefreshConfig& cfg);
+
+}  // namespace credfs

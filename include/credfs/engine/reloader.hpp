@@ -1,0 +1,51 @@
+// SIGHUP: re-read the config and swap the rigs; a bad new config is refused
+// with a log line and the running one stays.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "credfs/core/clock.hpp"
+#include "credfs/core/config.hpp"
+#include "credfs/engine/rig_registry.hpp"
+#include "credfs/sources/token_source.hpp"
+
+namespace credfs {
+
+class Reloader {
+  public:
+    /// `registry` and `clock` must outlive the Reloader. `config` and
+    /// `source` are what the registry runs now.
+    Reloader(std::string config_path, const Clock& clock, RigRegistry& registry,
+             std::shared_ptr<const Config> config, std::shared_ptr<TokenSource> source);
+    ~Reloader();
+    Reloader(const Reloader&) = delete;
+    Reloader& operator=(const Reloader&) = delete;
+
+    /// Installs the SIGHUP handler (over libfuse's, which would unmount) and
+    /// starts the thread that reloads on it. One Reloader per process.
+    void start();
+    /// Stops the thread and restores SIGHUP's default. Idempotent.
+    void stop();
+
+    /// Reloads now. Returns false (after one error line in the log) when the
+    /// new config is refused; the running rigs are untouched then.
+    /// `log.file` and the mountpoint do not change without a restart.
+    bool reload_now();
+
+  private:
+    void loop();
+
+    const std::string config_path_;
+    const Clock& clock_;
+    RigRegistry& registry_;
+    std::mutex mu_;  // one reload at a time
+    std::shared_ptr<const Config> config_;
+    std::shared_ptr<TokenSource> source_;
+    int pipe_[2] = {-1, -1};
+    std::thread thread_;
+};
+
+}  // namespace credfs

@@ -1,0 +1,75 @@
+// The configured rigs, looked up by their file name in the mount root, and
+// swapped as a whole when the config is reloaded (SIGHUP).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "credfs/core/config.hpp"
+#include "credfs/engine/rig.hpp"
+
+namespace credfs {
+
+using RigPtr = std::shared_ptr<Rig>;
+
+/// One generation of rigs: immutable once published. Holders of a RigSet (or
+/// of one of its rigs) keep it usable across a reload.
+struct RigSet {
+    std::vector<RigPtr> rigs;  ///< In config order.
+    std::unordered_map<std::string, RigPtr> by_file;
+};
+
+/// What a reload changed, by rig file name.
+struct ReloadSummary {
+    std::vector<std::string> added, removed, kept;
+};
+
+class RigRegistry {
+  public:
+    /// Builds one Rig per entry of `config.rigs`. `clock` and `backing` must
+    /// outlive the registry; `config` and `source` are kept alive by the rigs.
+    /// `on_refreshed` is handed to every Rig (see Rig::Rig). With `backing`,
+    /// each rig writes through to its fallback file there and is seeded from
+    /// it now.
+    RigRegistry(const std::shared_ptr<const Config>& config,
+                const std::shared_ptr<TokenSource>& source, const Clock& clock, RandomUnit random,
+                std::function<void()> on_refreshed, const BackingDir* backing = nullptr);
+    /// For tests: `config` and `source` must outlive the registry.
+    RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
+                const RandomUnit& random, const std::function<void()>& on_refreshed,
+                const BackingDir* backing = nullptr);
+
+    /// The rig served as `file_name` now, or null. Thread-safe.
+    RigPtr find(std::string_view file_name) const;
+
+    /// The current generation. Thread-safe; never null.
+    std::shared_ptr<const RigSet> rigs() const { return current_.load(); }
+
+    /// Replaces every rig with one built from `config` and `source`
+    /// (SIGHUP): the old rigs are retired first (their in-flight refreshes
+    /// finish and are written through), then the new ones are seeded from the
+    /// fallback files, so a rig whose token is still valid makes no upstream
+    /// call. Removed rigs' static files stay. Not concurrent with itself.
+    ReloadSummary reload(const std::shared_ptr<const Config>& config,
+                         const std::shared_ptr<TokenSource>& source);
+
+  private:
+    /// Throws SourceError when a rig's own source cannot be built.
+    std::shared_ptr<const RigSet> build(const std::shared_ptr<const Config>& config,
+                                        const std::shared_ptr<TokenSource>& source,
+                                        bool seed) const;
+
+    const Clock& clock_;
+    RandomUnit random_;
+    std::function<void()> on_refreshed_;
+    const BackingDir* backing_;
+    std::atomic<std::shared_ptr<const RigSet>> current_;
+};
+
+}  // namespace credfs

@@ -1,0 +1,33 @@
+// <mnt>/.status: the daemon's health as JSON, for operators and the status
+// command. Built from counters and times only: never a token or a JWT.
+#pragma once
+
+#include <string>
+
+#include "credfs/core/clock.hpp"
+#include "credfs/engine/rig_registry.hpp"
+
+namespace credfs {
+
+/// The name of the status file in the mount root.
+inline constexpr const char* kStatusFile = ".status";
+
+struct StatusInfo {
+    std::string version;
+    WallTime started_at{};  ///< Wall time the daemon started.
+};
+
+/// One rig's state word: "ok", "stale" (less than min_ttl_s left), "failing"
+/// (the last refresh failed, the token still valid), "expired", "no token".
+std::string rig_state(const Rig& rig, WallTime now);
+
+/// The status document (pretty JSON, newline-terminated):
+/// {"version", "uptime_s", "rigs": [{"file", "id", "source", "state",
+///  "expires_at", "seconds_left", "last_refresh_at", "next_refresh_at",
+///  "last_error", "refreshes", "failures", "consecutive_failures",
+///  "on_demand_waits", "rejections", "write_through": {"ok", "failures",
+///  "error"}}]}. Times are ISO-8601 UTC (wall time) or null; a token that
+/// never expires has "expires_at": "never" and "seconds_left": null.
+std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime now);
+
+}  // namespace credfs

@@ -1,0 +1,262 @@
+// gastown-credfs: command-line entry point.
+#include <curl/curl.h>
+#include <getopt.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "credfs/cli/cli_check.hpp"
+#include "credfs/cli/cli_status.hpp"
+#include "credfs/core/config.hpp"
+#include "credfs/daemon/daemon.hpp"
+#include "credfs/cli/doctor.hpp"
+#include "credfs/core/log.hpp"
+#include "credfs/cli/mount_probe.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: gastown-credfs --config FILE [-f] MOUNTPOINT
+       gastown-credfs status [--json] [MOUNTPOINT]
+       gastown-credfs check --config FILE
+       gastown-credfs doctor [--repo DIR] [MOUNTPOINT]
+
+Mounts MOUNTPOINT (e.g. /tmp/gastown-creds) with one git credential-store file
+per configured rig, each always holding a fresh installation token.
+
+Options:
+  -c, --config FILE   JSON config (see docs/configuration.md). Required.
+  -f, --foreground    Stay in the foreground; log to stderr (with log.file set,
+                      only warnings and errors go to stderr, all lines to the file).
+                      Without -f the command returns once the mount is serving.
+  -h, --help          Show this help and exit.
+  -V, --version       Show the version and exit.
+
+Signals: SIGTERM/SIGINT unmount cleanly; SIGHUP re-reads the config (a bad
+one is refused with a log line and the running one stays).
+
+Exit status: 0 on a clean unmount (or, without -f, once serving), 1 when
+mounting or serving fails, 2 for a bad command line or config.
+
+Commands (MOUNTPOINT defaults to $GASTOWN_CREDS_MOUNTPOINT, else
+/tmp/gastown-creds; a mountpoint named like a command needs a path: ./status):
+  status [--json] [MOUNTPOINT]
+      Reads MOUNTPOINT/.status and prints one row per rig: state, time until
+      its token expires, last refresh, last error. --json prints the document
+      unchanged. Exit 0 when every rig is ok or stale, 1 when one is failing,
+      expired or has no token, or MOUNTPOINT is no live gastown-credfs mount.
+  check --config FILE
+      Fetches one token per rig from the configured sources without mounting
+      (no file is written) and prints OK or FAIL with the reason per rig.
+      Exit 0 when every rig got a token, 1 otherwise, 2 for a bad config.
+  doctor [--repo DIR] [MOUNTPOINT]
+      Checks /dev/fuse, fusermount3, the mount's health, that git's
+      credential.helper for https://github.com is a store helper on a file in
+      MOUNTPOINT, and with --repo that no remote URL of DIR embeds a token.
+      One OK/WARN/FAIL line each; exit 1 when any check fails.
+
+Use with git:
+  git config --global credential.https://github.com.helper \
+      "store --file=MOUNTPOINT/<rig file>"
+)";
+
+int usage_error(const std::string& message) {
+    std::fprintf(stderr, "gastown-credfs: %s\nTry 'gastown-credfs --help'.\n", message.c_str());
+    return 2;
+}
+
+std::string default_mountpoint() {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts.
+    const char* env = std::getenv("GASTOWN_CREDS_MOUNTPOINT");
+    return env != nullptr && *env != '\0' ? env : "/tmp/gastown-creds";
+}
+
+/// The one optional MOUNTPOINT after a command's options; false (after a
+/// usage line) when there are more.
+bool mountpoint_arg(int argc, char** argv, const char* command, std::string& mountpoint) {
+    if (optind + 1 < argc) {
+        usage_error(std::string(command) + ": expected at most one MOUNTPOINT");
+        return false;
+    }
+    mountpoint = optind < argc ? argv[optind] : default_mountpoint();
+    return true;
+}
+
+std::string unknown_option(char** argv, const char* command) {
+    return std::string(command) + ": unknown or incomplete option '" + argv[optind - 1] + "'";
+}
+
+/// Loads the config as the daemon does: a bad one is one line and exit 2.
+bool load_or_report(const std::string& path, credfs::Config& config) {
+    try {
+        config = credfs::load_config(path, credfs::process_env());
+        return true;
+    } catch (const credfs::ConfigError& e) {
+        std::fprintf(stderr, "gastown-credfs: config %s: %s\n", path.c_str(), e.what());
+        return false;
+    }
+}
+
+int status_command(int argc, char** argv) {
+    static const option kLong[] = {{"json", no_argument, nullptr, 'j'},
+                                   {"help", no_argument, nullptr, 'h'},
+                                   {nullptr, 0, nullptr, 0}};
+    bool json = false;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded until the command runs.
+    for (int opt; (opt = getopt_long(argc, argv, "jh", kLong, nullptr)) != -1;) {
+        if (opt == 'j') {
+            json = true;
+        } else if (opt == 'h') {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else {
+            return usage_error(unknown_option(argv, "status"));
+        }
+    }
+    std::string mountpoint;
+    if (!mountpoint_arg(argc, argv, "status", mountpoint)) return 2;
+    const credfs::MountProbe probe = credfs::probe_mount(mountpoint);
+    if (probe.state != credfs::MountState::Live) {
+        std::fprintf(stderr, "gastown-credfs: %s\n", probe.problem.c_str());
+        return credfs::kStatusUnhealthy;
+    }
+    const credfs::StatusTable table =
+        credfs::render_status_table(probe.status_json, credfs::SystemClock().now());
+    if (json) {
+        std::fputs(probe.status_json.c_str(), stdout);
+    } else {
+        std::fputs(table.text.c_str(), stdout);
+    }
+    if (!table.parsed) {
+        std::fprintf(stderr, "gastown-credfs: %s: %s\n", mountpoint.c_str(), table.error.c_str());
+    }
+    return table.exit_code;
+}
+
+int check_command(int argc, char** argv) {
+    static const option kLong[] = {{"config", required_argument, nullptr, 'c'},
+                                   {"help", no_argument, nullptr, 'h'},
+                                   {nullptr, 0, nullptr, 0}};
+    std::string config_path;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded until the command runs.
+    for (int opt; (opt = getopt_long(argc, argv, "c:h", kLong, nullptr)) != -1;) {
+        if (opt == 'c') {
+            config_path = optarg;
+        } else if (opt == 'h') {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else {
+            return usage_error(unknown_option(argv, "check"));
+        }
+    }
+    if (config_path.empty()) return usage_error("check: --config FILE is required");
+    if (optind != argc)
+        return usage_error(std::string("check: unexpected argument '") + argv[optind] + "'");
+    credfs::Config config;
+    if (!load_or_report(config_path, config)) return 2;
+    // The report is the output; the sources' own log lines would repeat it.
+    spdlog::set_level(spdlog::level::off);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const auto checks = credfs::check_sources(config, credfs::SystemClock());
+    curl_global_cleanup();
+    std::fputs(credfs::format_rig_checks(checks).c_str(), stdout);
+    return credfs::rig_checks_exit_code(checks);
+}
+
+int doctor_command(int argc, char** argv) {
+    static const option kLong[] = {{"repo", required_argument, nullptr, 'r'},
+                                   {"help", no_argument, nullptr, 'h'},
+                                   {nullptr, 0, nullptr, 0}};
+    credfs::DoctorOptions options;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded until the command runs.
+    for (int opt; (opt = getopt_long(argc, argv, "r:h", kLong, nullptr)) != -1;) {
+        if (opt == 'r') {
+            options.repo = optarg;
+        } else if (opt == 'h') {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else {
+            return usage_error(unknown_option(argv, "doctor"));
+        }
+    }
+    if (!mountpoint_arg(argc, argv, "doctor", options.mountpoint)) return 2;
+    const auto checks = credfs::run_doctor(options, credfs::SystemClock().now());
+    for (const auto& c : checks) std::fputs(credfs::format_check(c).c_str(), stdout);
+    return credfs::doctor_exit_code(checks);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    opterr = 0;
+    if (argc >= 2) {
+        // Commands see argv from their own name on, so getopt starts afresh.
+        const std::string_view command = argv[1];
+        if (command == "status") return status_command(argc - 1, argv + 1);
+        if (command == "check") return check_command(argc - 1, argv + 1);
+        if (command == "doctor") return doctor_command(argc - 1, argv + 1);
+    }
+    static const option kLong[] = {{"config", required_argument, nullptr, 'c'},
+                                   {"foreground", no_argument, nullptr, 'f'},
+                                   {"help", no_argument, nullptr, 'h'},
+                                   {"version", no_argument, nullptr, 'V'},
+                                   {nullptr, 0, nullptr, 0}};
+    std::string config_path;
+    credfs::DaemonOptions options;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded until the command runs.
+    for (int opt; (opt = getopt_long(argc, argv, "c:fhV", kLong, nullptr)) != -1;) {
+        switch (opt) {
+            case 'c':
+                config_path = optarg;
+                break;
+            case 'f':
+                options.foreground = true;
+                break;
+            case 'h':
+                std::fputs(kUsage, stdout);
+                return 0;
+            case 'V':
+                std::printf("gastown-credfs %s\n", CREDFS_VERSION);
+                return 0;
+            default:
+                return usage_error(std::string("unknown or incomplete option '") +
+                                   argv[optind - 1] + "'");
+        }
+    }
+    if (config_path.empty()) return usage_error("--config FILE is required");
+    {
+        char* resolved_config = ::realpath(config_path.c_str(), nullptr);
+        options.config_path = resolved_config != nullptr ? resolved_config : config_path;
+        std::free(resolved_config);
+    }
+    if (optind + 1 != argc) return usage_error("expected exactly one MOUNTPOINT");
+    char* resolved = ::realpath(argv[optind], nullptr);
+    options.mountpoint = resolved != nullptr ? resolved : argv[optind];
+    std::free(resolved);
+
+    credfs::Config config;
+    if (!load_or_report(config_path, config)) return 2;
+    try {
+        credfs::init_logging(config.log);
+    } catch (const credfs::ConfigError& e) {
+        std::fprintf(stderr, "gastown-credfs: config %s: %s\n", config_path.c_str(), e.what());
+        return 2;
+    }
+    if (config.refresh.margin_s < config.refresh.min_ttl_s) {
+        spdlog::warn(
+            "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their "
+            "background refresh, so reads will wait for on-demand refreshes");
+    }
+    if (config.source.type == credfs::SourceConfig::Type::Gastown &&
+        config.source.request_timeout_s >= config.refresh.read_timeout_s) {
+        spdlog::warn(
+            "source.request_timeout_s >= refresh.read_timeout_s: a read may give up "
+            "before the request it waits for can fail or succeed");
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const int rc = credfs::run_daemon(config, options);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,448 @@
+#include "credfs/core/config.hpp"
+
+#include <json/json.h>
+
+#include <spdlog/common.h>
+#include <unistd.h>
+#include "credfs/sources/github_app_source.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace credfs {
+
+namespace {
+
+constexpr double kMaxSeconds = 1e7;
+
+[[noreturn]] void fail(const std::string& key, const std::string& problem) {
+    throw ConfigError(key + ": " + problem);
+}
+
+/// Refuses keys this version does not know: a typo must not silently fall back
+/// to a default.
+void check_keys(const Json::Value& obj, const std::string& where,
+                const std::set<std::string>& known) {
+    for (const auto& name : obj.getMemberNames()) {
+        if (!known.contains(name)) fail(where.empty() ? name : where + "." + name, "unknown key");
+    }
+}
+
+const Json::Value& object_at(const Json::Value& parent, const std::string& name,
+                             const std::string& key) {
+    const Json::Value& v = parent[name];
+    if (!v.isNull() && !v.isObject()) fail(key, "must be an object");
+    return v;
+}
+
+std::optional<std::string> string_at(const Json::Value& parent, const std::string& name,
+                                     const std::string& key) {
+    const Json::Value& v = parent[name];
+    if (v.isNull()) return std::nullopt;
+    if (!v.isString()) fail(key, "must be a string");
+    return v.asString();
+}
+
+void seconds_at(const Json::Value& parent, const std::string& name, const std::string& key,
+                double& out) {
+    const Json::Value& v = parent[name];
+    if (v.isNull()) return;
+    if (!v.isNumeric() || v.isBool()) fail(key, "must be a number of seconds");
+    const double s = v.asDouble();
+    if (!std::isfinite(s) || s < 0) fail(key, "must be a non-negative number of seconds");
+    // Past this, sums with wall time and curl's millisecond longs overflow.
+    if (s > kMaxSeconds) fail(key, "must be at most 10000000 seconds");
+    out = s;
+}
+
+void at_least_a_millisecond(double value, const std::string& key) {
+    if (value < 0.001) fail(key, "must be at least 0.001 seconds");
+}
+
+/// Relative paths are taken from the config file's directory, since the
+/// detached daemon runs in "/".
+std::string resolve(const std::string& path, const std::string& base_dir) {
+    if (path.empty() || path.front() == '/') return path;
+    return base_dir + "/" + path;
+}
+
+/// A file holding a secret must be a readable, non-empty regular file.
+void check_secret_file(const std::string& path, const std::string& key) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) fail(key, "\"" + path + "\" is a directory");
+    std::ifstream in(path);
+    if (!in) fail(key, "cannot read \"" + path + "\"");
+    std::string word;
+    if (!(in >> word)) fail(key, "\"" + path + "\" is empty");
+}
+
+bool has_control_or_space(const std::string& s) {
+    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+}
+
+/// An id that becomes one path segment of the control plane's URL.
+void check_path_segment(const std::string& value, const std::string& key) {
+    if (value.find('/') != std::string::npos) fail(key, "must not contain /");
+    if (value == "." || value == "..") fail(key, "must not be . or ..");
+    if (has_control_or_space(value)) fail(key, "must not contain spaces or control bytes");
+}
+
+std::string with_fallback(const Json::Value& src, const std::string& name, const char* env_var,
+                          const EnvLookup& env) {
+    const std::string key = "source." + name;
+    if (auto v = string_at(src, name, key); v && !v->empty()) return *v;
+    if (auto e = env(env_var); e && !e->empty()) return *e;
+    fail(key, std::string("missing (set it in the config or export ") + env_var + ")");
+}
+
+void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::string& base_dir,
+                   SourceConfig& out) {
+    check_keys(src, "source",
+               {"type", "api_url", "town_id", "container_token_file", "container_token_env",
+                "connect_timeout_s", "request_timeout_s", "ca_bundle"});
+    out.api_url = with_fallback(src, "api_url", "GASTOWN_API_URL", env);
+    while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
+    if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
+        fail("source.api_url", "must start with http:// or https://");
+    }
+    if (has_control_or_space(out.api_url) || out.api_url.find_first_of("?#") != std::string::npos) {
+        fail("source.api_url", "must be a plain base URL (no spaces, query or fragment)");
+    }
+    out.town_id = with_fallback(src, "town_id", "GASTOWN_TOWN_ID", env);
+    check_path_segment(out.town_id, "source.town_id");
+    const auto token_file = string_at(src, "container_token_file", "source.container_token_file");
+    if (token_file && token_file->empty()) fail("source.container_token_file", "must not be empty");
+    out.container_token_file = resolve(token_file.value_or(""), base_dir);
+    out.container_token_env = string_at(src, "container_token_env", "source.container_token_env")
+                                  .value_or(out.container_token_env);
+    if (out.container_token_env.empty()) fail("source.container_token_env", "must not be empty");
+    seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
+    seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
+    out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
+    if (!out.ca_bundle.empty()) check_secret_file(out.ca_bundle, "source.ca_bundle");
+    at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
+    at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
+    if (!out.container_token_file.empty()) {
+        check_secret_file(out.container_token_file, "source.container_token_file");
+    } else if (auto tok = env(out.container_token_env); !tok || tok->empty()) {
+        fail("source.container_token_env",
+             out.container_token_env + " is not set and source.container_token_file is not given");
+    }
+}
+
+void parse_exec(const Json::Value& src, const std::string& base_dir, SourceConfig& out) {
+    check_keys(src, "source", {"type", "command", "timeout_s"});
+    const Json::Value& cmd = src["command"];
+    if (!cmd.isArray() || cmd.empty()) {
+        fail("source.command", "must be a non-empty list: [\"/path/prog\", \"arg\", ...]");
+    }
+    for (Json::ArrayIndex i = 0; i < cmd.size(); ++i) {
+        const std::string key = "source.command[" + std::to_string(i) + "]";
+        if (!cmd[i].isString() || cmd[i].asString().empty())
+            fail(key, "must be a non-empty string");
+        out.command.push_back(cmd[i].asString());
+    }
+    if (out.command[0].find('/') != std::string::npos) {
+        out.command[0] = resolve(out.command[0], base_dir);
+        if (::access(out.command[0].c_str(), X_OK) != 0 ||
+            std::filesystem::is_directory(out.command[0])) {
+            fail("source.command[0]", "\"" + out.command[0] + "\" is not an executable file");
+        }
+    }
+    seconds_at(src, "timeout_s", "source.timeout_s", out.exec_timeout_s);
+    at_least_a_millisecond(out.exec_timeout_s, "source.timeout_s");
+}
+
+void parse_github_app(const Json::Value& src, const std::string& base_dir, SourceConfig& out) {
+    check_keys(src, "source",
+               {"type", "app_id", "private_key_file", "installation_id", "api_url",
+                "connect_timeout_s", "request_timeout_s", "ca_bundle"});
+    const Json::Value& app = src["app_id"];
+    if (app.isUInt64()) {
+        out.app_id = std::to_string(app.asUInt64());
+    } else if (app.isString() && !app.asString().empty()) {
+        out.app_id = app.asString();
+    } else {
+        fail("source.app_id", "missing (the App's id or client id)");
+    }
+    const Json::Value& inst = src["installation_id"];
+    if (inst.isUInt64() && inst.asUInt64() > 0) {
+        out.installation_id = std::to_string(inst.asUInt64());
+    } else if (inst.isString() && !inst.asString().empty() &&
+               inst.asString().find_first_not_of("0123456789") == std::string::npos) {
+        out.installation_id = inst.asString();
+    } else {
+        fail("source.installation_id", "must be a positive integer");
+    }
+    out.private_key_file = resolve(
+        string_at(src, "private_key_file", "source.private_key_file").value_or(""), base_dir);
+    if (out.private_key_file.empty()) fail("source.private_key_file", "missing");
+    check_secret_file(out.private_key_file, "source.private_key_file");
+    try {
+        load_private_key(out.private_key_file);
+    } catch (const SourceError&) {
+        fail("source.private_key_file",
+             "\"" + out.private_key_file + "\" is not a PEM private key (PKCS#1 or PKCS#8)");
+    }
+    out.api_url = string_at(src, "api_url", "source.api_url").value_or("https://api.github.com");
+    while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
+    if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
+        fail("source.api_url", "must start with http:// or https://");
+    }
+    seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
+    seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
+    at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
+    at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
+    out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
+    if (!out.ca_bundle.empty()) check_secret_file(out.ca_bundle, "source.ca_bundle");
+}
+
+void parse_scope(const Json::Value& v, const std::string& key, RigConfig& rig) {
+    const Json::Value& repos = v["repositories"];
+    if (!repos.isNull()) {
+        if (!repos.isArray()) fail(key + ".repositories", "must be a list of repository names");
+        for (const auto& r : repos) {
+            if (!r.isString() || r.asString().empty()) {
+                fail(key + ".repositories", "must be a list of repository names");
+            }
+            rig.repositories.push_back(r.asString());
+        }
+    }
+    const Json::Value& perms = v["permissions"];
+    if (!perms.isNull()) {
+        if (!perms.isObject()) fail(key + ".permissions", "must be an object of name: level");
+        for (const auto& name : perms.getMemberNames()) {
+            if (!perms[name].isString()) {
+                fail(key + ".permissions." + name, "must be \"read\", \"write\" or \"admin\"");
+            }
+            rig.permissions[name] = perms[name].asString();
+        }
+    }
+}
+
+SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
+                          const std::string& base_dir) {
+    const Json::Value& src = object_at(root, "source", "source");
+    if (src.isNull()) fail("source", "missing");
+    SourceConfig out;
+    const std::string type = string_at(src, "type", "source.type").value_or("");
+    if (type == "gastown") {
+        out.type = SourceConfig::Type::Gastown;
+        parse_gastown(src, env, base_dir, out);
+    } else if (type == "static") {
+        out.type = SourceConfig::Type::Static;
+        check_keys(src, "source", {"type", "token_file"});
+        out.token_file = string_at(src, "token_file", "source.token_file").value_or("");
+        if (out.token_file.empty()) fail("source.token_file", "missing");
+        out.token_file = resolve(out.token_file, base_dir);
+        check_secret_file(out.token_file, "source.token_file");
+    } else if (type == "github_app") {
+        out.type = SourceConfig::Type::GitHubApp;
+        parse_github_app(src, base_dir, out);
+    } else if (type == "exec") {
+        out.type = SourceConfig::Type::Exec;
+        parse_exec(src, base_dir, out);
+    } else if (type.empty()) {
+        fail("source.type",
+             "missing (expected \"gastown\", \"github_app\", \"static\" or \"exec\")");
+    } else {
+        fail("source.type",
+             "unknown source type \"" + type + "\" (expected gastown, github_app, static or exec)");
+    }
+    return out;
+}
+
+RefreshConfig parse_refresh(const Json::Value& root) {
+    RefreshConfig r;
+    const Json::Value& v = object_at(root, "refresh", "refresh");
+    if (v.isNull()) return r;
+    check_keys(v, "refresh",
+               {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
+                "backoff_max_s", "assumed_ttl_s", "reject_cooldown_s"});
+    seconds_at(v, "margin_s", "refresh.margin_s", r.margin_s);
+    seconds_at(v, "min_ttl_s", "refresh.min_ttl_s", r.min_ttl_s);
+    seconds_at(v, "jitter_s", "refresh.jitter_s", r.jitter_s);
+    seconds_at(v, "read_timeout_s", "refresh.read_timeout_s", r.read_timeout_s);
+    seconds_at(v, "backoff_initial_s", "refresh.backoff_initial_s", r.backoff_initial_s);
+    seconds_at(v, "backoff_max_s", "refresh.backoff_max_s", r.backoff_max_s);
+    seconds_at(v, "assumed_ttl_s", "refresh.assumed_ttl_s", r.assumed_ttl_s);
+    seconds_at(v, "reject_cooldown_s", "refresh.reject_cooldown_s", r.reject_cooldown_s);
+    at_least_a_millisecond(r.read_timeout_s, "refresh.read_timeout_s");
+    at_least_a_millisecond(r.backoff_initial_s, "refresh.backoff_initial_s");
+    if (r.backoff_max_s < r.backoff_initial_s) {
+        fail("refresh.backoff_max_s", "must not be less than refresh.backoff_initial_s");
+    }
+    if (r.min_ttl_s >= r.assumed_ttl_s) {
+        std::ostringstream msg;
+        msg << "must be less than refresh.assumed_ttl_s (" << r.min_ttl_s
+            << " >= " << r.assumed_ttl_s << ")";
+        fail("refresh.min_ttl_s", msg.str());
+    }
+    return r;
+}
+
+void check_file_name(const std::string& name, const std::string& key) {
+    if (name.empty()) fail(key, "must not be empty");
+    if (name.size() > 250) fail(key, "longer than 250 bytes (git needs room for \".lock\")");
+    if (name.find('/') != std::string::npos) fail(key, "must not contain /");
+    if (name.find('\0') != std::string::npos) fail(key, "must not contain NUL");
+    if (name.find("..") != std::string::npos) fail(key, "must not contain ..");
+    if (name.front() == '.') fail(key, "must not start with . (reserved for the daemon's files)");
+    if (name.ends_with(".lock")) fail(key, "must not end in .lock (git's lock-file suffix)");
+}
+
+void check_host(const std::string& host, const std::string& key) {
+    if (host.empty()) fail(key, "must not be empty");
+    for (char c : host) {
+        if (c == '/' || c == '@' || c == '?' || c == '#' || static_cast<unsigned char>(c) <= ' ') {
+            fail(key, "must be a bare host[:port]");
+        }
+    }
+}
+
+/// A rig's own "source", parsed like the top-level one; errors name the rig's key.
+SourceConfig parse_rig_source(const Json::Value& v, const std::string& key, const EnvLookup& env,
+                              const std::string& base_dir) {
+    Json::Value wrapper(Json::objectValue);
+    wrapper["source"] = v;
+    try {
+        return parse_source(wrapper, env, base_dir);
+    } catch (const ConfigError& e) {
+        throw ConfigError(key + "." + e.what());
+    }
+}
+
+RigConfig parse_rig(const Json::Value& v, const std::string& key, const EnvLookup& env,
+                    const std::string& base_dir) {
+    if (!v.isObject()) fail(key, "must be an object");
+    check_keys(
+        v, key,
+        {"id", "file", "host", "username", "protocol", "source", "repositories", "permissions"});
+    RigConfig rig;
+    rig.id = string_at(v, "id", key + ".id").value_or("");
+    if (rig.id.empty()) fail(key + ".id", "missing");
+    check_path_segment(rig.id, key + ".id");
+    rig.file = string_at(v, "file", key + ".file").value_or(rig.id);
+    check_file_name(rig.file, key + ".file");
+    rig.host = string_at(v, "host", key + ".host").value_or(rig.host);
+    check_host(rig.host, key + ".host");
+    rig.username = string_at(v, "username", key + ".username").value_or(rig.username);
+    if (rig.username.empty()) fail(key + ".username", "must not be empty");
+    rig.protocol = string_at(v, "protocol", key + ".protocol").value_or(rig.protocol);
+    if (rig.protocol != "https" && rig.protocol != "http") {
+        fail(key + ".protocol", "must be \"https\" or \"http\"");
+    }
+    if (v.isMember("source")) rig.source = parse_rig_source(v["source"], key, env, base_dir);
+    parse_scope(v, key, rig);
+    return rig;
+}
+
+std::vector<RigConfig> parse_rigs(const Json::Value& root, const EnvLookup& env,
+                                  const std::string& base_dir) {
+    const Json::Value& list = root["rigs"];
+    if (list.isNull()) fail("rigs", "missing");
+    if (!list.isArray()) fail("rigs", "must be a list");
+    if (list.empty()) fail("rigs", "must list at least one rig");
+    std::vector<RigConfig> rigs;
+    std::map<std::string, std::string> owner_of_file;
+    for (Json::ArrayIndex i = 0; i < list.size(); ++i) {
+        const std::string key = "rigs[" + std::to_string(i) + "]";
+        RigConfig rig = parse_rig(list[i], key, env, base_dir);
+        auto [it, fresh] = owner_of_file.emplace(rig.file, rig.id);
+        if (!fresh) {
+            fail(key + ".file",
+                 "\"" + rig.file + "\" is already used by rig \"" + it->second + "\"");
+        }
+        rigs.push_back(std::move(rig));
+    }
+    return rigs;
+}
+
+LogConfig parse_log(const Json::Value& root, const std::string& base_dir) {
+    LogConfig log;
+    const Json::Value& v = object_at(root, "log", "log");
+    if (v.isNull()) return log;
+    check_keys(v, "log", {"level", "file", "format"});
+    log.level = string_at(v, "level", "log.level").value_or(log.level);
+    if (spdlog::level::from_str(log.level) == spdlog::level::off && log.level != "off") {
+        fail("log.level", "unknown level \"" + log.level +
+                              "\" (trace, debug, info, warn, error, critical, off)");
+    }
+    const std::string format = string_at(v, "format", "log.format").value_or("plain");
+    if (format == "json") {
+        log.format = LogFormat::Json;
+    } else if (format != "plain") {
+        fail("log.format", "unknown format \"" + format + "\" (plain or json)");
+    }
+    log.file = resolve(string_at(v, "file", "log.file").value_or(""), base_dir);
+    if (!log.file.empty()) {
+        std::error_code ec;
+        const auto dir = std::filesystem::path(log.file).parent_path();
+        if (!std::filesystem::is_directory(dir, ec)) {
+            fail("log.file", "directory \"" + dir.string() + "\" does not exist");
+        }
+        if (std::filesystem::is_directory(log.file, ec)) {
+            fail("log.file", "\"" + log.file + "\" is a directory");
+        }
+    }
+    return log;
+}
+
+}  // namespace
+
+EnvLookup process_env() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts.
+        const char* v = std::getenv(name.c_str());
+        if (v == nullptr) return std::nullopt;
+        return std::string(v);
+    };
+}
+
+Config parse_config(const std::string& json_text, const EnvLookup& env, std::string base_dir) {
+    if (base_dir.empty()) base_dir = std::filesystem::current_path().string();
+    Json::CharReaderBuilder builder;
+    Json::CharReaderBuilder::strictMode(&builder.settings_);
+    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
+    Json::Value root;
+    std::string errors;
+    if (!reader->parse(json_text.data(), json_text.data() + json_text.size(), &root, &errors)) {
+        // jsoncpp reports "* Line L, Column C\n  message\n...": fold it onto one line.
+        std::string one_line;
+        for (char c : errors) {
+            if (c == '\n' || c == '*') c = ' ';
+            if (c == ' ' && (one_line.empty() || one_line.back() == ' ')) continue;
+            one_line.push_back(c);
+        }
+        while (!one_line.empty() && one_line.back() == ' ') one_line.pop_back();
+        fail("config", "invalid JSON: " + one_line);
+    }
+    if (!root.isObject()) fail("config", "must be a JSON object");
+    check_keys(root, "", {"source", "refresh", "rigs", "log"});
+    Config cfg;
+    cfg.log = parse_log(root, base_dir);
+    cfg.source = parse_source(root, env, base_dir);
+    cfg.refresh = parse_refresh(root);
+    cfg.rigs = parse_rigs(root, env, base_dir);
+    return cfg;
+}
+
+Config load_config(const std::string& path, const EnvLookup& env) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        fail("--config", "\"" + path + "\" is a directory");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("--config", "cannot read \"" + path + "\"");
+    std::ostringstream text;
+    text << in.rdbuf();
+    const auto dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path();
+    return parse_config(text.str(), env, dir.string());
+}
+
+}  // namespace credfs

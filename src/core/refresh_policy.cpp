@@ -1,0 +1,40 @@
+#include "credfs/core/refresh_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <random>
+
+namespace credfs {
+
+RandomUnit default_random() {
+    struct State {
+        std::mutex mu;
+        std::mt19937_64 gen{std::random_device{}()};
+        std::uniform_real_distribution<double> dist{0.0, 1.0};
+    };
+    auto state = std::make_shared<State>();
+    return [state] {
+        std::lock_guard lock(state->mu);
+        return state->dist(state->gen);
+    };
+}
+
+WallTime refresh_time(WallTime fetched_at, WallTime expires_at, const RefreshConfig& cfg,
+                      double draw) {
+    const WallTime planned = expires_at - to_wall_duration(cfg.margin_s + draw * cfg.jitter_s);
+    const WallTime half_life = fetched_at + (expires_at - fetched_at) / 2;
+    return std::max(planned, half_life);
+}
+
+double backoff_delay(int failures, const RefreshConfig& cfg, double draw) {
+    const int doublings = std::clamp(failures - 1, 0, 62);
+    const double base = std::min(cfg.backoff_max_s, std::ldexp(cfg.backoff_initial_s, doublings));
+    return base * (1.0 - 0.2 * draw);
+}
+
+bool is_fresh(const Credential& cred, WallTime now, const RefreshConfig& cfg) {
+    return cred.ttl_at(now) >= cfg.min_ttl_s;
+}
+
+}  // namespace credfs

@@ -1,0 +1,93 @@
+#include "credfs/engine/rig_registry.hpp"
+
+#include <algorithm>
+
+#include "credfs/sources/source_factory.hpp"
+
+namespace credfs {
+
+namespace {
+
+// What each rig refers to: kept alive by the rigs themselves.
+struct Owner {
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<TokenSource> source;
+    // Rigs' own sources, one per distinct config.
+    std::vector<std::pair<SourceConfig, std::shared_ptr<TokenSource>>> overrides;
+};
+
+}  // namespace
+
+RigRegistry::RigRegistry(const std::shared_ptr<const Config>& config,
+                         const std::shared_ptr<TokenSource>& source, const Clock& clock,
+                         RandomUnit random, std::function<void()> on_refreshed,
+                         const BackingDir* backing)
+    : clock_(clock),
+      random_(std::move(random)),
+      on_refreshed_(std::move(on_refreshed)),
+      backing_(backing) {
+    current_.store(build(config, source, true));
+}
+
+RigRegistry::RigRegistry(const Config& config, TokenSource& source, const Clock& clock,
+                         const RandomUnit& random, const std::function<void()>& on_refreshed,
+                         const BackingDir* backing)
+    : RigRegistry(std::shared_ptr<const Config>(&config, [](const Config*) {}),
+                  std::shared_ptr<TokenSource>(&source, [](TokenSource*) {}), clock, random,
+                  on_refreshed, backing) {}
+
+std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Config>& config,
+                                                 const std::shared_ptr<TokenSource>& source,
+                                                 bool seed) const {
+    auto owner = std::make_shared<Owner>(Owner{config, source, {}});
+    auto source_for = [&](const RigConfig& rig_config) -> TokenSource& {
+        if (!rig_config.source) return *source;
+        for (const auto& [cfg, shared] : owner->overrides) {
+            if (cfg == *rig_config.source) return *shared;
+        }
+        owner->overrides.emplace_back(*rig_config.source,
+                                      make_token_source(*rig_config.source, clock_));
+        return *owner->overrides.back().second;
+    };
+    auto set = std::make_shared<RigSet>();
+    set->rigs.reserve(config->rigs.size());
+    for (const auto& rig_config : config->rigs) {
+        auto rig = std::make_shared<Rig>(rig_config, source_for(rig_config), config->refresh,
+                                         clock_, random_, on_refreshed_);
+        rig->keep_alive(owner);
+        rig->set_backing(backing_);
+        if (seed) rig->seed_from_backing();
+        set->by_file.emplace(rig_config.file, rig);
+        set->rigs.push_back(std::move(rig));
+    }
+    return set;
+}
+
+RigPtr RigRegistry::find(std::string_view file_name) const {
+    const auto set = current_.load();
+    const auto it = set->by_file.find(std::string(file_name));
+    return it == set->by_file.end() ? nullptr : it->second;
+}
+
+ReloadSummary RigRegistry::reload(const std::shared_ptr<const Config>& config,
+                                  const std::shared_ptr<TokenSource>& source) {
+    // Built before anything is retired: if it throws, the running rigs stay.
+    auto next = build(config, source, false);
+    const auto old = current_.load();
+    for (const auto& rig : old->rigs) rig->retire();
+    for (const auto& rig : next->rigs) rig->seed_from_backing();  // after their last writes
+    ReloadSummary summary;
+    for (const auto& rig : next->rigs) {
+        const std::string& file = rig->config().file;
+        (old->by_file.contains(file) ? summary.kept : summary.added).push_back(file);
+    }
+    for (const auto& rig : old->rigs) {
+        if (!next->by_file.contains(rig->config().file))
+            summary.removed.push_back(rig->config().file);
+    }
+    current_.store(std::move(next));
+    if (on_refreshed_) on_refreshed_();  // the scheduler looks at the new rigs now
+    return summary;
+}
+
+}  // namespace credfs

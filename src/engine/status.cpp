@@ -1,0 +1,66 @@
+#include "credfs/engine/status.hpp"
+
+#include <json/json.h>
+
+namespace credfs {
+
+namespace {
+
+Json::Value time_or_null(WallTime t) {
+    return t == WallTime{} ? Json::Value() : Json::Value(format_iso8601(t));
+}
+
+}  // namespace
+
+std::string rig_state(const Rig& rig, WallTime now) {
+    const CredentialPtr cred = rig.current();
+    if (!cred) return "no token";
+    if (cred->ttl_at(now) <= 0) return "expired";
+    if (rig.stats().consecutive_failures > 0) return "failing";
+    if (cred->ttl_at(now) < rig.refresh_config().min_ttl_s) return "stale";
+    return "ok";
+}
+
+std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime now) {
+    Json::Value root;
+    root["version"] = info.version;
+    root["uptime_s"] = static_cast<Json::Int64>(seconds_between(info.started_at, now));
+    root["rigs"] = Json::Value(Json::arrayValue);
+    for (const auto& rig : rigs.rigs) {
+        const RigStats s = rig->stats();
+        const CredentialPtr cred = rig->current();
+        Json::Value r;
+        r["file"] = rig->config().file;
+        r["id"] = rig->config().id;
+        r["source"] = rig->source_type();
+        r["state"] = rig_state(*rig, now);
+        if (!cred) {
+            r["expires_at"] = Json::Value();
+            r["seconds_left"] = Json::Value();
+        } else if (cred->never_expires()) {
+            r["expires_at"] = "never";
+            r["seconds_left"] = Json::Value();
+        } else {
+            r["expires_at"] = format_iso8601(cred->expires_at);
+            r["seconds_left"] = static_cast<Json::Int64>(cred->ttl_at(now));
+        }
+        r["last_refresh_at"] = time_or_null(s.last_refresh_at);
+        r["next_refresh_at"] =
+            s.next_refresh_at == WallTime::max() ? Json::Value() : time_or_null(s.next_refresh_at);
+        r["last_error"] = s.last_error;
+        r["refreshes"] = static_cast<Json::UInt64>(s.refreshes);
+        r["failures"] = static_cast<Json::UInt64>(s.failures);
+        r["consecutive_failures"] = s.consecutive_failures;
+        r["on_demand_waits"] = static_cast<Json::UInt64>(s.on_demand_waits);
+        r["rejections"] = static_cast<Json::UInt64>(s.rejections);
+        r["write_through"]["ok"] = s.write_through_error.empty();
+        r["write_through"]["failures"] = static_cast<Json::UInt64>(s.write_through_failures);
+        r["write_through"]["error"] = s.write_through_error;
+        root["rigs"].append(r);
+    }
+    Json::StreamWriterBuilder w;
+    w["indentation"] = "  ";
+    return Json::writeString(w, root) + "\n";
+}
+
+}  // namespace credfs

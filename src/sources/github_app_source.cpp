@@ -1,0 +1,209 @@
+#include "credfs/sources/github_app_source.hpp"
+
+#include <json/json.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <time.h>
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "credfs/sources/gastown_source.hpp"
+
+namespace credfs {
+
+namespace {
+
+std::string compact(const Json::Value& v) {
+    Json::StreamWriterBuilder w;
+    w["indentation"] = "";
+    return Json::writeString(w, v);
+}
+
+/// RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), as wall time.
+std::optional<WallTime> parse_http_date(const std::string& text) {
+    struct tm tm {};
+    const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == nullptr || *end != '\0') return std::nullopt;
+    return WallClock::from_time_t(timegm(&tm));
+}
+
+bool is_clock_complaint(const std::string& body) {
+    return body.find("'Issued at' claim") != std::string::npos ||
+           body.find("'Expiration time' claim") != std::string::npos;
+}
+
+std::string header(const HttpResponse& r, const std::string& name) {
+    const auto it = r.headers.find(name);
+    return it == r.headers.end() ? "" : it->second;
+}
+
+/// Seconds GitHub asked us to wait, from Retry-After or x-ratelimit-reset.
+double retry_after(const HttpResponse& r, WallTime now) {
+    if (const std::string s = header(r, "retry-after"); !s.empty()) return std::atof(s.c_str());
+    if (const std::string s = header(r, "x-ratelimit-reset"); !s.empty()) {
+        return std::max(0.0, std::atof(s.c_str()) -
+                                 std::chrono::duration<double>(now.time_since_epoch()).count());
+    }
+    return 60;
+}
+
+bool rate_limited(const HttpResponse& r) {
+    return r.status == 429 || (r.status == 403 && (header(r, "x-ratelimit-remaining") == "0" ||
+                                                   !header(r, "retry-after").empty()));
+}
+
+}  // namespace
+
+std::string base64url(std::string_view bytes) {
+    std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                  reinterpret_cast<const unsigned char*>(bytes.data()),
+                                  static_cast<int>(bytes.size()));
+    out.resize(static_cast<size_t>(n));
+    while (!out.empty() && out.back() == '=') out.pop_back();
+    for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+    return out;
+}
+
+std::shared_ptr<EVP_PKEY> load_private_key(const std::string& pem_file) {
+    FILE* f = std::fopen(pem_file.c_str(), "r");
+    if (f == nullptr) throw SourceError("github_app: cannot read private key " + pem_file);
+    EVP_PKEY* key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
+    std::fclose(f);
+    if (key == nullptr) {
+        throw SourceError("github_app: " + pem_file + " is not a PEM private key (PKCS#1 or #8)");
+    }
+    return std::shared_ptr<EVP_PKEY>(key, EVP_PKEY_free);
+}
+
+std::string make_app_jwt(EVP_PKEY* key, const std::string& app_id, WallTime now) {
+    const auto epoch = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch());
+    Json::Value claims;
+    claims["iat"] = static_cast<Json::Int64>(epoch.count() - 60);
+    claims["exp"] = static_cast<Json::Int64>(epoch.count() + 540);
+    claims["iss"] = app_id;
+    const std::string signing_input =
+        base64url(R"({"alg":"RS256","typ":"JWT"})") + "." + base64url(compact(claims));
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    size_t len = 0;
+    if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
+        EVP_DigestSign(ctx.get(), nullptr, &len,
+                       reinterpret_cast<const unsigned char*>(signing_input.data()),
+                       signing_input.size()) != 1) {
+        throw SourceError("github_app: cannot sign the app JWT with the private key");
+    }
+    std::string sig(len, '\0');
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                       reinterpret_cast<const unsigned char*>(signing_input.data()),
+                       signing_input.size()) != 1) {
+        throw SourceError("github_app: cannot sign the app JWT with the private key");
+    }
+    sig.resize(len);
+    return signing_input + "." + base64url(sig);
+}
+
+GitHubAppSource::GitHubAppSource(SourceConfig config, HttpClient& http, const Clock& clock)
+    : config_(std::move(config)),
+      http_(http),
+      clock_(clock),
+      key_(load_private_key(config_.private_key_file)) {}
+
+bool GitHubAppSource::measure_skew(const HttpResponse& resp) {
+    const auto server = parse_http_date(header(resp, "date"));
+    if (!server) return false;
+    // Date has one-second resolution: only a change beyond that is news.
+    const double measured = seconds_between(clock_.now(), *server);
+    const double old = skew_s_.load();
+    if (std::abs(measured - old) <= 2) return false;
+    skew_s_ = measured;
+    const auto level = std::abs(measured) > 30 ? spdlog::level::warn : spdlog::level::info;
+    spdlog::log(level,
+                "github_app: this machine's clock is {:.0f} s {} GitHub's; JWTs and token "
+                "expiries are corrected for it (fix the clock: NTP)",
+                std::abs(measured), measured > 0 ? "behind" : "ahead of");
+    return true;
+}
+
+GitHubAppSource::Shared& GitHubAppSource::shared_for(const std::string& scope) {
+    std::lock_guard lock(shared_mu_);
+    auto& slot = shared_[scope];
+    if (!slot) slot = std::make_unique<Shared>();
+    return *slot;
+}
+
+HttpResponse GitHubAppSource::post(const RigConfig& rig, const std::string& body) {
+    const WallTime corrected = clock_.now() + to_wall_duration(skew_s_.load());
+    return post_for_rig(
+        http_, config_, rig,
+        config_.api_url + "/app/installations/" + config_.installation_id + "/access_tokens",
+        {"Authorization: Bearer " + make_app_jwt(key_.get(), config_.app_id, corrected),
+         "Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28",
+         "Content-Type: application/json"},
+        body);
+}
+
+Token GitHubAppSource::fetch(const RigConfig& rig) {
+    Json::Value scope(Json::objectValue);
+    for (const auto& repo : rig.repositories) scope["repositories"].append(repo);
+    for (const auto& [name, level] : rig.permissions) scope["permissions"][name] = level;
+    const std::string body = compact(scope);
+    Shared& shared = shared_for(body);
+    std::lock_guard lock(shared.mu);
+    const WallTime now = clock_.now();
+    if (shared.token && shared.token->expires_at &&
+        *shared.token->expires_at - now > (*shared.token->expires_at - shared.minted_at) / 2) {
+        return *shared.token;  // another rig with this scope just minted it
+    }
+    HttpResponse resp = post(rig, body);
+    const bool skew_changed = measure_skew(resp);
+    if (resp.status == 401 && is_clock_complaint(resp.body) && skew_changed) {
+        resp = post(rig, body);  // re-signed on GitHub's clock
+        measure_skew(resp);
+    }
+    const std::string who = "rig " + rig.id + ": GitHub App installation " +
+                            config_.installation_id + ": HTTP " + std::to_string(resp.status);
+    const std::string says = upstream_message(resp.body, "");
+    if (rate_limited(resp)) {
+        const double wait = retry_after(resp, clock_.now());
+        throw SourceError(
+            who + " rate limited; retrying after " + std::to_string(wait) + " s" + says,
+            resp.status, wait);
+    }
+    if (resp.status == 401) {
+        throw SourceError(who +
+                              ": the app JWT was refused: check this machine's clock and "
+                              "source.app_id / private_key_file" +
+                              says,
+                          resp.status);
+    }
+    if (resp.status == 403 || resp.status == 404) {
+        throw SourceError(who + ": installation suspended, removed or not this app's" + says,
+                          resp.status);
+    }
+    if (resp.status == 422) {
+        throw SourceError(who +
+                              ": GitHub refused the scope: check rigs[].repositories and "
+                              "permissions" +
+                              says,
+                          resp.status);
+    }
+    if (resp.status != 201 && resp.status != 200) throw SourceError(who + says, resp.status);
+    Token token;
+    try {
+        // GitHub states the expiry on its clock: move it onto ours.
+        token = parse_gastown_response(resp.body, clock_.now() + to_wall_duration(skew_s_.load()));
+        if (token.expires_at) *token.expires_at -= to_wall_duration(skew_s_.load());
+    } catch (const SourceError& e) {
+        throw SourceError(who + ": " + e.what(), resp.status);
+    }
+    shared.token = token;
+    shared.minted_at = now;
+    return token;
+}
+
+}  // namespace credfs
