@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 
 #include <cerrno>
-#include <climits>  // NAME_MAX
 #include <cstring>
 #include <memory>
 #include <string>
@@ -45,14 +44,8 @@ OpenFile* handle(const fuse_file_info* fi) {
     return fi == nullptr ? nullptr : reinterpret_cast<OpenFile*>(fi->fh);
 }
 
-/// The node's path now; throws nothing, empty when the inode is gone.
-std::string path_of(fuse_req_t req, fuse_ino_t ino) { return fs(req).path_of(ino); }
-
-/// "/<name>" for a name in `parent`, or empty when `parent` is not the root
-/// (the mount is one flat directory).
-std::string child_path(fuse_ino_t parent, const char* name) {
-    return parent == kRootIno ? "/" + std::string(name) : std::string();
-}
+/// The mount is one flat directory: a name in any other parent names nothing.
+bool in_root(fuse_ino_t parent) { return parent == kRootIno; }
 
 struct stat to_stat(const NodeAttr& attr, fuse_ino_t ino) {
     struct stat st {};
@@ -88,12 +81,11 @@ fuse_entry_param to_entry(const NodeAttr& attr) {
     return e;
 }
 
-/// Attributes by inode (Filesystem::getattr_ino): a scratch file even once
-/// unlinked while open, other nodes by their current path; with a handle
-/// the kernel passed, that handle's snapshot.
+/// Attributes by inode (Filesystem::getattr); with a handle the kernel
+/// passed, that handle's snapshot.
 int reply_attr(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi) {
     NodeAttr attr;
-    if (const int rc = fs(req).getattr_ino(ino, handle(fi), attr); rc != 0) return rc;
+    if (const int rc = fs(req).getattr(ino, handle(fi), attr); rc != 0) return rc;
     const struct stat st = to_stat(attr, ino);
     fuse_reply_attr(req, &st, 0);
     return kReplied;
@@ -101,12 +93,9 @@ int reply_attr(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi) {
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     guarded(req, "lookup", [&] {
-        const std::string path = child_path(parent, name);
-        if (path.empty()) return -ENOENT;
-        // The kernel passes names up to 1024 bytes; no file here has a longer one than NAME_MAX.
-        if (path.size() - 1 > NAME_MAX) return -ENAMETOOLONG;
+        if (!in_root(parent)) return -ENOENT;
         NodeAttr attr;
-        if (const int rc = fs(req).getattr(path, nullptr, attr); rc != 0) return rc;
+        if (const int rc = fs(req).lookup(name, attr); rc != 0) return rc;
         const fuse_entry_param e = to_entry(attr);
         fuse_reply_entry(req, &e);
         return kReplied;
@@ -130,7 +119,7 @@ int set_mtime(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_se
                                  std::chrono::seconds(attr->st_mtim.tv_sec) +
                                  std::chrono::nanoseconds(attr->st_mtim.tv_nsec));
     }
-    return fs(req).set_mtime_ino(ino, mtime);
+    return fs(req).set_mtime(ino, mtime);
 }
 
 // Modes and owners are fixed (0600, the mounting user): chmod and chown are
@@ -138,10 +127,7 @@ int set_mtime(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_se
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
     guarded(req, "setattr", [&] {
         if ((to_set & FUSE_SET_ATTR_SIZE) != 0) {
-            const std::string path = path_of(req, ino);
-            if (path.empty() && handle(fi) == nullptr) return -ESTALE;
-            if (const int rc = fs(req).truncate(path, handle(fi), attr->st_size); rc != 0)
-                return rc;
+            if (const int rc = fs(req).truncate(ino, handle(fi), attr->st_size); rc != 0) return rc;
         }
         if ((to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) != 0) {
             if (const int rc = set_mtime(req, ino, attr, to_set); rc != 0) return rc;
@@ -161,7 +147,7 @@ void take_snapshot(fuse_req_t req, DirSnapshot& snapshot) {
     snapshot.entries = {{".", kRootIno}, {"..", kRootIno}};
     for (auto& name : fs(req).list()) {
         NodeAttr attr;
-        if (fs(req).getattr("/" + name, nullptr, attr) == 0) {
+        if (fs(req).lookup(name, attr) == 0) {
             snapshot.entries.emplace_back(std::move(name), attr.ino);
         }
     }
@@ -169,7 +155,7 @@ void take_snapshot(fuse_req_t req, DirSnapshot& snapshot) {
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, "opendir", [&] {
-        if (ino != kRootIno) return path_of(req, ino).empty() ? -ESTALE : -ENOTDIR;
+        if (ino != kRootIno) return fs(req).name_of(ino) ? -ENOTDIR : -ESTALE;
         auto snapshot = std::make_unique<DirSnapshot>();
         fi->fh = reinterpret_cast<uint64_t>(snapshot.get());
         if (fuse_reply_open(req, fi) == 0) static_cast<void>(snapshot.release());
@@ -219,7 +205,7 @@ int reply_open(fuse_req_t req, fuse_file_info* fi, std::unique_ptr<OpenFile> fil
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, "open", [&] {
         std::unique_ptr<OpenFile> file;
-        if (const int rc = fs(req).open_ino(ino, fi->flags, file); rc != 0) return rc;
+        if (const int rc = fs(req).open(ino, fi->flags, file); rc != 0) return rc;
         return reply_open(req, fi, std::move(file));
     });
 }
@@ -227,12 +213,10 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mode*/,
                fuse_file_info* fi) {
     guarded(req, "create", [&] {
-        const std::string path = child_path(parent, name);
-        if (path.empty()) return -ENOENT;
+        if (!in_root(parent)) return -ENOENT;
         std::unique_ptr<OpenFile> file;
-        if (const int rc = fs(req).create(path, fi->flags, file); rc != 0) return rc;
         NodeAttr attr;
-        fs(req).getattr(path, file.get(), attr);
+        if (const int rc = fs(req).create(name, fi->flags, file, attr); rc != 0) return rc;
         const fuse_entry_param e = to_entry(attr);
         fi->direct_io = 1;
         fi->fh = reinterpret_cast<uint64_t>(file.get());
@@ -273,20 +257,15 @@ void op_write(fuse_req_t req, fuse_ino_t /*ino*/, const char* data, size_t size,
 }
 
 void op_unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    guarded(req, "unlink", [&] {
-        const std::string path = child_path(parent, name);
-        return path.empty() ? -ENOENT : fs(req).unlink(path);
-    });
+    guarded(req, "unlink", [&] { return in_root(parent) ? fs(req).unlink(name) : -ENOENT; });
 }
 
 void op_rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
                const char* newname, unsigned int flags) {
     guarded(req, "rename", [&] {
         if ((flags & ~RENAME_NOREPLACE) != 0) return -EINVAL;  // RENAME_EXCHANGE, RENAME_WHITEOUT
-        const std::string from = child_path(parent, name);
-        const std::string to = child_path(newparent, newname);
-        if (from.empty() || to.empty()) return -ENOENT;
-        return fs(req).rename(from, to, (flags & RENAME_NOREPLACE) != 0);
+        if (!in_root(parent) || !in_root(newparent)) return -ENOENT;
+        return fs(req).rename(name, newname, (flags & RENAME_NOREPLACE) != 0);
     });
 }
 

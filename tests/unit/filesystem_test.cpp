@@ -4,37 +4,29 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
 
 #include <json/json.h>
 
 #include "credfs/fs/filesystem.hpp"
-#include "test_support.hpp"
+#include "filesystem_fixture.hpp"
 
-namespace credfs {
+namespace credfs::test {
 namespace {
-
-using test::FakeClock;
-using test::FakeSource;
-
-class FilesystemTest : public ::testing::Test {
-  protected:
-    Config config_ = test::two_rig_config();
-    FakeClock clock_;
-    FakeSource source_{clock_, 60};
-    RigRegistry registry_{config_, source_, clock_, [] { return 0.0; }, {}};
-    Filesystem fs_{registry_, clock_, 1234, 5678};
-};
 
 TEST_F(FilesystemTest, RootListsRigFilesInConfigOrder) {
     NodeAttr attr;
-    ASSERT_EQ(fs_.getattr("/", nullptr, attr), 0);
+    ASSERT_EQ(fs_.getattr(kRootIno, nullptr, attr), 0);
     EXPECT_TRUE(attr.is_dir);
     EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status", ".metrics"}));
 }
 
 TEST_F(FilesystemTest, RigFilesAre0600OwnedByTheMounterAndSizedToTheContent) {
     NodeAttr attr;
-    ASSERT_EQ(fs_.getattr("/b.cred", nullptr, attr), 0);
+    ASSERT_EQ(fs_.lookup("b.cred", attr), 0);
     EXPECT_FALSE(attr.is_dir);
     EXPECT_EQ(attr.mode, 0600u);
     EXPECT_EQ(attr.uid, 1234u);
@@ -42,68 +34,68 @@ TEST_F(FilesystemTest, RigFilesAre0600OwnedByTheMounterAndSizedToTheContent) {
     EXPECT_EQ(attr.size, 0);  // no token yet, and getattr never fetches one
     EXPECT_EQ(source_.calls(), 0);
     std::unique_ptr<OpenFile> file;
-    ASSERT_EQ(fs_.open("/b.cred", O_RDONLY, file), 0);
-    ASSERT_EQ(fs_.getattr("/b.cred", nullptr, attr), 0);
-    EXPECT_EQ(attr.size, static_cast<off_t>(file->credential->content.size()));
+    ASSERT_EQ(open("b.cred", O_RDONLY, file), 0);
+    ASSERT_EQ(fs_.lookup("b.cred", attr), 0);
+    EXPECT_EQ(attr.size, static_cast<off_t>(credential_of(*file).content.size()));
 }
 
 TEST_F(FilesystemTest, UnknownNamesAndNestedPathsAreEnoent) {
     NodeAttr attr;
     std::unique_ptr<OpenFile> file;
-    EXPECT_EQ(fs_.getattr("/nope", nullptr, attr), -ENOENT);
-    EXPECT_EQ(fs_.getattr("/rig-a/x", nullptr, attr), -ENOENT);
-    EXPECT_EQ(fs_.getattr("/rig-b", nullptr, attr), -ENOENT);  // id is not the file name
-    EXPECT_EQ(fs_.open("/nope", O_RDONLY, file), -ENOENT);
+    EXPECT_EQ(fs_.lookup("nope", attr), -ENOENT);
+    EXPECT_EQ(fs_.lookup("rig-a/x", attr), -ENOENT);
+    EXPECT_EQ(fs_.lookup("rig-b", attr), -ENOENT);  // id is not the file name
+    EXPECT_EQ(open("nope", O_RDONLY, file), -ENOENT);
 }
 
 TEST_F(FilesystemTest, WritesAndTruncationAreRefused) {
     std::unique_ptr<OpenFile> file;
-    EXPECT_EQ(fs_.open("/rig-a", O_WRONLY, file), -EACCES);
-    EXPECT_EQ(fs_.open("/rig-a", O_RDWR, file), -EACCES);
-    EXPECT_EQ(fs_.open("/rig-a", O_RDONLY | O_TRUNC, file), -EACCES);
-    EXPECT_EQ(fs_.open("/", O_RDONLY, file), -EISDIR);
+    EXPECT_EQ(open("rig-a", O_WRONLY, file), -EACCES);
+    EXPECT_EQ(open("rig-a", O_RDWR, file), -EACCES);
+    EXPECT_EQ(open("rig-a", O_RDONLY | O_TRUNC, file), -EACCES);
+    EXPECT_EQ(fs_.open(kRootIno, O_RDONLY, file), -EISDIR);
     EXPECT_EQ(source_.calls(), 0);
 }
 
 TEST_F(FilesystemTest, ReadsServeTheSnapshotTakenAtOpen) {
     std::unique_ptr<OpenFile> file;
-    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, file), 0);
+    ASSERT_EQ(open("rig-a", O_RDONLY, file), 0);
     const std::string expected = "https://x-access-token:ghs_tok1@github.com\n";
     char buf[128];
     ASSERT_EQ(fs_.read(*file, buf, 10, 0), 10);
     // A refresh between two reads must not mix tokens.
     clock_.advance(55);
     std::unique_ptr<OpenFile> later;
-    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, later), 0);
-    EXPECT_EQ(later->credential->token, "ghs_tok2");
+    ASSERT_EQ(open("rig-a", O_RDONLY, later), 0);
+    EXPECT_EQ(credential_of(*later).token, "ghs_tok2");
     const ssize_t n = fs_.read(*file, buf + 10, sizeof buf - 10, 10);
     EXPECT_EQ(std::string(buf, 10 + n), expected);
     EXPECT_EQ(fs_.read(*file, buf, 10, static_cast<off_t>(expected.size())), 0);
     EXPECT_EQ(fs_.read(*file, buf, 10, 1 << 30), 0);
     // fstat on the old handle reports the old snapshot's size.
     NodeAttr attr;
-    ASSERT_EQ(fs_.getattr("/rig-a", file.get(), attr), 0);
+    ASSERT_EQ(fs_.getattr(ino("rig-a"), file.get(), attr), 0);
     EXPECT_EQ(attr.size, static_cast<off_t>(expected.size()));
 }
 
 TEST_F(FilesystemTest, GitLockDanceRewritesARigFile) {
     std::unique_ptr<OpenFile> lock;
-    ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    ASSERT_EQ(create("rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
     const std::string rewrite =
         "https://x-access-token:ghs_OLD@github.com\nhttps://a:b@gitlab.example\n";
     ASSERT_EQ(fs_.write(*lock, rewrite, 0, false), static_cast<ssize_t>(rewrite.size()));
     NodeAttr attr;
-    ASSERT_EQ(fs_.getattr("/rig-a.lock", lock.get(), attr), 0);
+    ASSERT_EQ(fs_.getattr(ino("rig-a.lock"), lock.get(), attr), 0);
     EXPECT_EQ(attr.size, static_cast<off_t>(rewrite.size()));
     EXPECT_EQ(attr.mode, 0600u);
     fs_.release(*lock);
     EXPECT_EQ(fs_.list(),
               (std::vector<std::string>{"rig-a", "b.cred", ".status", ".metrics", "rig-a.lock"}));
-    ASSERT_EQ(fs_.rename("/rig-a.lock", "/rig-a", false), 0);
+    ASSERT_EQ(fs_.rename("rig-a.lock", "rig-a", false), 0);
     EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", "b.cred", ".status", ".metrics"}));
     std::unique_ptr<OpenFile> file;
-    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, file), 0);
-    EXPECT_EQ(file->credential->content,
+    ASSERT_EQ(open("rig-a", O_RDONLY, file), 0);
+    EXPECT_EQ(credential_of(*file).content,
               "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
 }
 
@@ -111,28 +103,28 @@ TEST_F(FilesystemTest, GitLockDanceRewritesARigFile) {
 // git's rename of a lock over it, or an open racing the rename gets ESTALE.
 TEST_F(FilesystemTest, ARigFileKeepsItsInodeAcrossGitsRewrite) {
     NodeAttr root, rig, other, lock_attr, after;
-    ASSERT_EQ(fs_.getattr("/", nullptr, root), 0);
+    ASSERT_EQ(fs_.getattr(kRootIno, nullptr, root), 0);
     EXPECT_EQ(root.ino, kRootIno);
-    ASSERT_EQ(fs_.getattr("/rig-a", nullptr, rig), 0);
-    ASSERT_EQ(fs_.getattr("/b.cred", nullptr, other), 0);
+    ASSERT_EQ(fs_.lookup("rig-a", rig), 0);
+    ASSERT_EQ(fs_.lookup("b.cred", other), 0);
     EXPECT_NE(rig.ino, other.ino);
     EXPECT_NE(rig.ino, kRootIno);
     std::unique_ptr<OpenFile> lock;
-    ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
-    ASSERT_EQ(fs_.getattr("/rig-a.lock", lock.get(), lock_attr), 0);
+    ASSERT_EQ(create("rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    ASSERT_EQ(fs_.getattr(ino("rig-a.lock"), lock.get(), lock_attr), 0);
     EXPECT_NE(lock_attr.ino, rig.ino);
-    EXPECT_EQ(fs_.path_of(lock_attr.ino), "/rig-a.lock");
+    EXPECT_EQ(fs_.name_of(lock_attr.ino), "rig-a.lock");
     fs_.release(*lock);
-    ASSERT_EQ(fs_.rename("/rig-a.lock", "/rig-a", false), 0);
+    ASSERT_EQ(fs_.rename("rig-a.lock", "rig-a", false), 0);
 
-    ASSERT_EQ(fs_.getattr("/rig-a", nullptr, after), 0);
+    ASSERT_EQ(fs_.lookup("rig-a", after), 0);
     EXPECT_EQ(after.ino, rig.ino);
-    EXPECT_EQ(fs_.path_of(rig.ino), "/rig-a");
-    EXPECT_EQ(fs_.path_of(lock_attr.ino), "");  // gone: the edge answers ESTALE
-    EXPECT_EQ(fs_.path_of(kRootIno), "/");
-    EXPECT_EQ(fs_.path_of(kStatusIno), "/.status");
-    EXPECT_EQ(fs_.path_of(kMetricsIno), "/.metrics");
-    EXPECT_EQ(fs_.path_of(999), "");
+    EXPECT_EQ(fs_.name_of(rig.ino), "rig-a");
+    EXPECT_EQ(fs_.name_of(lock_attr.ino), std::nullopt);  // gone: the edge answers ESTALE
+    EXPECT_EQ(fs_.name_of(kRootIno), "");
+    EXPECT_EQ(fs_.name_of(kStatusIno), ".status");
+    EXPECT_EQ(fs_.name_of(kMetricsIno), ".metrics");
+    EXPECT_EQ(fs_.name_of(999), std::nullopt);
 }
 
 // A scratch file is one inode from creation to unlink: a rename moves it, and
@@ -140,59 +132,59 @@ TEST_F(FilesystemTest, ARigFileKeepsItsInodeAcrossGitsRewrite) {
 TEST_F(FilesystemTest, ScratchFilesKeepTheirInodeAcrossRenames) {
     std::unique_ptr<OpenFile> f;
     NodeAttr first, moved, again;
-    ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
+    ASSERT_EQ(create("other", O_WRONLY | O_CREAT, f), 0);
     fs_.release(*f);
-    ASSERT_EQ(fs_.getattr("/other", nullptr, first), 0);
-    ASSERT_EQ(fs_.rename("/other", "/moved", false), 0);
-    ASSERT_EQ(fs_.getattr("/moved", nullptr, moved), 0);
+    ASSERT_EQ(fs_.lookup("other", first), 0);
+    ASSERT_EQ(fs_.rename("other", "moved", false), 0);
+    ASSERT_EQ(fs_.lookup("moved", moved), 0);
     EXPECT_EQ(moved.ino, first.ino);
-    EXPECT_EQ(fs_.path_of(first.ino), "/moved");
-    ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
+    EXPECT_EQ(fs_.name_of(first.ino), "moved");
+    ASSERT_EQ(create("other", O_WRONLY | O_CREAT, f), 0);
     fs_.release(*f);
-    ASSERT_EQ(fs_.getattr("/other", nullptr, again), 0);
+    ASSERT_EQ(fs_.lookup("other", again), 0);
     EXPECT_NE(again.ino, first.ino);
-    ASSERT_EQ(fs_.unlink("/moved"), 0);
-    EXPECT_EQ(fs_.path_of(first.ino), "");
+    ASSERT_EQ(fs_.unlink("moved"), 0);
+    EXPECT_EQ(fs_.name_of(first.ino), std::nullopt);
 }
 
 TEST_F(FilesystemTest, RigFilesCannotBeCreatedRemovedOrRenamedAway) {
     std::unique_ptr<OpenFile> file;
-    EXPECT_EQ(fs_.create("/rig-a", O_WRONLY | O_CREAT | O_EXCL, file), -EEXIST);
-    EXPECT_EQ(fs_.create("/rig-a", O_WRONLY | O_CREAT | O_TRUNC, file), -EACCES);
-    EXPECT_EQ(fs_.unlink("/rig-a"), -EPERM);
-    EXPECT_EQ(fs_.rename("/rig-a", "/x", false), -EPERM);
-    EXPECT_EQ(fs_.truncate("/rig-a", nullptr, 0), -EACCES);
-    EXPECT_EQ(fs_.rename("/missing.lock", "/rig-a", false), -ENOENT);
+    EXPECT_EQ(create("rig-a", O_WRONLY | O_CREAT | O_EXCL, file), -EEXIST);
+    EXPECT_EQ(create("rig-a", O_WRONLY | O_CREAT | O_TRUNC, file), -EACCES);
+    EXPECT_EQ(fs_.unlink("rig-a"), -EPERM);
+    EXPECT_EQ(fs_.rename("rig-a", "x", false), -EPERM);
+    EXPECT_EQ(fs_.truncate(ino("rig-a"), nullptr, 0), -EACCES);
+    EXPECT_EQ(fs_.rename("missing.lock", "rig-a", false), -ENOENT);
     EXPECT_EQ(source_.calls(), 0);
 }
 
 TEST_F(FilesystemTest, OtherFilesBehaveLikeASmallDirectory) {
     std::unique_ptr<OpenFile> f;
-    ASSERT_EQ(fs_.create("/other", O_WRONLY | O_CREAT, f), 0);
+    ASSERT_EQ(create("other", O_WRONLY | O_CREAT, f), 0);
     ASSERT_EQ(fs_.write(*f, "one\n", 0, false), 4);
     fs_.release(*f);
     std::unique_ptr<OpenFile> a;
-    ASSERT_EQ(fs_.open("/other", O_WRONLY | O_APPEND, a), 0);
+    ASSERT_EQ(open("other", O_WRONLY | O_APPEND, a), 0);
     ASSERT_EQ(fs_.write(*a, "two\n", 0, true), 4);  // O_APPEND
     fs_.release(*a);
     std::unique_ptr<OpenFile> r;
-    ASSERT_EQ(fs_.open("/other", O_RDONLY, r), 0);
+    ASSERT_EQ(open("other", O_RDONLY, r), 0);
     char buf[64];
     const ssize_t n = fs_.read(*r, buf, sizeof buf, 0);
     EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "one\ntwo\n");
     fs_.release(*r);
-    ASSERT_EQ(fs_.rename("/other", "/renamed", false), 0);
-    ASSERT_EQ(fs_.create("/x", O_WRONLY | O_CREAT, f), 0);
+    ASSERT_EQ(fs_.rename("other", "renamed", false), 0);
+    ASSERT_EQ(create("x", O_WRONLY | O_CREAT, f), 0);
     fs_.release(*f);
-    EXPECT_EQ(fs_.rename("/x", "/renamed", true), -EEXIST);
-    EXPECT_EQ(fs_.rename("/x", "/rig-a", true), -EEXIST);
-    EXPECT_EQ(fs_.truncate("/renamed", nullptr, 3), 0);
+    EXPECT_EQ(fs_.rename("x", "renamed", true), -EEXIST);
+    EXPECT_EQ(fs_.rename("x", "rig-a", true), -EEXIST);
+    EXPECT_EQ(fs_.truncate(ino("renamed"), nullptr, 3), 0);
     NodeAttr attr;
-    ASSERT_EQ(fs_.getattr("/renamed", nullptr, attr), 0);
+    ASSERT_EQ(fs_.lookup("renamed", attr), 0);
     EXPECT_EQ(attr.size, 3);
-    EXPECT_EQ(fs_.unlink("/renamed"), 0);
-    EXPECT_EQ(fs_.getattr("/renamed", nullptr, attr), -ENOENT);
-    EXPECT_EQ(fs_.create("/" + std::string(256, 'n'), O_CREAT, f), -ENAMETOOLONG);
+    EXPECT_EQ(fs_.unlink("renamed"), 0);
+    EXPECT_EQ(fs_.lookup("renamed", attr), -ENOENT);
+    EXPECT_EQ(create(std::string(256, 'n'), O_CREAT, f), -ENAMETOOLONG);
     EXPECT_EQ(source_.calls(), 0);
 }
 
@@ -200,21 +192,21 @@ TEST_F(FilesystemTest, OtherFilesBehaveLikeASmallDirectory) {
 // must vanish at lookup or git's create never reaches the daemon.
 TEST_F(FilesystemTest, LookupHidesAStaleLockSoExclusiveCreateReachesUs) {
     std::unique_ptr<OpenFile> lock;
-    ASSERT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    ASSERT_EQ(create("rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
     fs_.release(*lock);
     NodeAttr attr;
-    EXPECT_EQ(fs_.getattr("/rig-a.lock", nullptr, attr), 0);
+    EXPECT_EQ(fs_.lookup("rig-a.lock", attr), 0);
     clock_.advance(6);
-    EXPECT_EQ(fs_.getattr("/rig-a.lock", nullptr, attr), -ENOENT);
-    EXPECT_EQ(fs_.create("/rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
+    EXPECT_EQ(fs_.lookup("rig-a.lock", attr), -ENOENT);
+    EXPECT_EQ(create("rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
 }
 
 TEST_F(FilesystemTest, StatusIsReadOnlyJsonWithoutTokens) {
     fs_.set_status_info(StatusInfo{"9.9.9", clock_.now()});
     std::unique_ptr<OpenFile> rig;
-    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, rig), 0);
+    ASSERT_EQ(open("rig-a", O_RDONLY, rig), 0);
     std::unique_ptr<OpenFile> st;
-    ASSERT_EQ(fs_.open("/.status", O_RDONLY, st), 0);
+    ASSERT_EQ(open(".status", O_RDONLY, st), 0);
     char buf[8192];
     const ssize_t n = fs_.read(*st, buf, sizeof buf, 0);
     const std::string text(buf, static_cast<size_t>(n));
@@ -228,13 +220,13 @@ TEST_F(FilesystemTest, StatusIsReadOnlyJsonWithoutTokens) {
     EXPECT_EQ(root["rigs"][1]["state"].asString(), "no token");
     EXPECT_EQ(text.find("ghs_"), std::string::npos);
     NodeAttr attr;
-    ASSERT_EQ(fs_.getattr("/.status", st.get(), attr), 0);
+    ASSERT_EQ(fs_.getattr(ino(".status"), st.get(), attr), 0);
     EXPECT_EQ(attr.size, n);
     EXPECT_EQ(attr.mode, 0400u);
     std::unique_ptr<OpenFile> w;
-    EXPECT_EQ(fs_.open("/.status", O_WRONLY, w), -EACCES);
-    EXPECT_EQ(fs_.create("/.status", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
-    EXPECT_EQ(fs_.unlink("/.status"), -EPERM);
+    EXPECT_EQ(open(".status", O_WRONLY, w), -EACCES);
+    EXPECT_EQ(create(".status", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
+    EXPECT_EQ(fs_.unlink(".status"), -EPERM);
 }
 
 // .metrics is served like .status: listed, 0400, its own fixed inode,
@@ -242,17 +234,17 @@ TEST_F(FilesystemTest, StatusIsReadOnlyJsonWithoutTokens) {
 TEST_F(FilesystemTest, MetricsIsReadOnlyLikeStatus) {
     fs_.set_status_info(StatusInfo{"9.9.9", clock_.now()});
     std::unique_ptr<OpenFile> rig;
-    ASSERT_EQ(fs_.open("/rig-a", O_RDONLY, rig), 0);
+    ASSERT_EQ(open("rig-a", O_RDONLY, rig), 0);
     const std::vector<std::string> names = fs_.list();
     EXPECT_NE(std::find(names.begin(), names.end(), ".metrics"), names.end());
 
     NodeAttr stat_attr;
-    ASSERT_EQ(fs_.getattr("/.metrics", nullptr, stat_attr), 0);
+    ASSERT_EQ(fs_.lookup(".metrics", stat_attr), 0);
     EXPECT_EQ(stat_attr.ino, kMetricsIno);
     EXPECT_EQ(stat_attr.mode, 0400u);
     EXPECT_FALSE(stat_attr.is_dir);
     std::unique_ptr<OpenFile> m;
-    ASSERT_EQ(fs_.open("/.metrics", O_RDONLY, m), 0);
+    ASSERT_EQ(open(".metrics", O_RDONLY, m), 0);
     std::string text(static_cast<size_t>(stat_attr.size) + 100, '\0');
     const ssize_t n = fs_.read(*m, text.data(), text.size(), 0);
     ASSERT_GT(n, 0);
@@ -263,56 +255,55 @@ TEST_F(FilesystemTest, MetricsIsReadOnlyLikeStatus) {
         << text;
     EXPECT_NE(text.find("gastown_credfs_build_info{version=\"9.9.9\"} 1\n"), std::string::npos);
     EXPECT_EQ(text.find("ghs_"), std::string::npos);
-    EXPECT_EQ(text.find(rig->credential->token), std::string::npos);
+    EXPECT_EQ(text.find(credential_of(*rig).token), std::string::npos);
 
     NodeAttr fattr;
-    ASSERT_EQ(fs_.getattr("/.metrics", m.get(), fattr), 0);  // fstat: the handle's bytes
+    ASSERT_EQ(fs_.getattr(ino(".metrics"), m.get(), fattr), 0);  // fstat: the handle's bytes
     EXPECT_EQ(fattr.ino, kMetricsIno);
     EXPECT_EQ(fattr.size, n);
     EXPECT_EQ(fattr.mode, 0400u);
     std::unique_ptr<OpenFile> st;
-    ASSERT_EQ(fs_.open("/.status", O_RDONLY, st), 0);
-    ASSERT_EQ(fs_.getattr("/.status", st.get(), fattr), 0);
+    ASSERT_EQ(open(".status", O_RDONLY, st), 0);
+    ASSERT_EQ(fs_.getattr(ino(".status"), st.get(), fattr), 0);
     EXPECT_EQ(fattr.ino, kStatusIno);  // the two blobs keep their own inodes
 
     std::unique_ptr<OpenFile> w;
-    EXPECT_EQ(fs_.open("/.metrics", O_WRONLY, w), -EACCES);
-    EXPECT_EQ(fs_.open("/.metrics", O_RDONLY | O_TRUNC, w), -EACCES);
-    EXPECT_EQ(fs_.create("/.metrics", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
-    EXPECT_EQ(fs_.create("/.metrics", O_CREAT | O_WRONLY, w), -EACCES);
+    EXPECT_EQ(open(".metrics", O_WRONLY, w), -EACCES);
+    EXPECT_EQ(open(".metrics", O_RDONLY | O_TRUNC, w), -EACCES);
+    EXPECT_EQ(create(".metrics", O_CREAT | O_EXCL | O_WRONLY, w), -EEXIST);
+    EXPECT_EQ(create(".metrics", O_CREAT | O_WRONLY, w), -EACCES);
     EXPECT_EQ(fs_.write(*m, "x", 0, false), -EBADF);
-    EXPECT_EQ(fs_.truncate("/.metrics", nullptr, 0), -EACCES);
-    EXPECT_EQ(fs_.unlink("/.metrics"), -EPERM);
-    ASSERT_EQ(fs_.create("/x.tmp", O_CREAT | O_EXCL | O_WRONLY, w), 0);
+    EXPECT_EQ(fs_.truncate(ino(".metrics"), nullptr, 0), -EACCES);
+    EXPECT_EQ(fs_.unlink(".metrics"), -EPERM);
+    ASSERT_EQ(create("x.tmp", O_CREAT | O_EXCL | O_WRONLY, w), 0);
     fs_.release(*w);
-    EXPECT_EQ(fs_.rename("/x.tmp", "/.metrics", false), -EPERM);
-    EXPECT_EQ(fs_.rename("/.metrics", "/y", false), -EPERM);
-    EXPECT_EQ(fs_.getattr("/.metrics", nullptr, stat_attr), 0);  // still there
+    EXPECT_EQ(fs_.rename("x.tmp", ".metrics", false), -EPERM);
+    EXPECT_EQ(fs_.rename(".metrics", "y", false), -EPERM);
+    EXPECT_EQ(fs_.lookup(".metrics", stat_attr), 0);  // still there
+}
+
+TEST_F(FilesystemTest, LookupRefusesNamesPastNameMax) {
+    NodeAttr attr;
+    EXPECT_EQ(fs_.lookup(std::string(256, 'n'), attr), -ENAMETOOLONG);
+    EXPECT_EQ(fs_.lookup(std::string(255, 'n'), attr), -ENOENT);
 }
 
 // A file named like one of the daemon's in the directory under the mount is
 // hidden: the root lists each name once, and it is the daemon's file.
-TEST(FilesystemBacking, DaemonFilesShadowBackingFilesOfTheSameName) {
-    test::TempDir dir;
-    BackingDir backing(dir.path());
-    ASSERT_EQ(backing.write_atomic(".metrics", "stale copy\n"), 0);
-    ASSERT_EQ(backing.write_atomic(".status", "stale copy\n"), 0);
-    ASSERT_EQ(backing.write_atomic("notes.txt", "kept\n"), 0);
-    Config config;
-    RigConfig a;
-    a.id = a.file = "rig-a";
-    config.rigs = {a};
-    FakeClock clock;
-    FakeSource source{clock, 60};
-    RigRegistry registry{config, source, clock, [] { return 0.0; }, {}};
-    Filesystem fs{registry, clock, 1, 1, {}, &backing};
-    EXPECT_EQ(fs.list(), (std::vector<std::string>{"rig-a", ".status", ".metrics", "notes.txt"}));
+TEST_F(FilesystemBacking, DaemonFilesShadowBackingFilesOfTheSameName) {
+    ASSERT_EQ(backing_.write_atomic(".metrics", "stale copy\n"), 0);
+    ASSERT_EQ(backing_.write_atomic(".status", "stale copy\n"), 0);
+    ASSERT_EQ(backing_.write_atomic("notes.txt", "kept\n"), 0);
+    EXPECT_EQ(fs_.list(), (std::vector<std::string>{"rig-a", ".status", ".metrics", "notes.txt"}));
     std::unique_ptr<OpenFile> m;
-    ASSERT_EQ(fs.open("/.metrics", O_RDONLY, m), 0);
-    ASSERT_TRUE(m->blob);
-    EXPECT_EQ(m->backing_fd, -1);
-    EXPECT_EQ(m->blob->rfind("# HELP gastown_credfs_", 0), 0u);
+    NodeAttr attr;
+    ASSERT_EQ(fs_.lookup(".metrics", attr), 0);
+    ASSERT_EQ(fs_.open(attr.ino, O_RDONLY, m), 0);
+    const auto* blob = std::get_if<RenderedFile>(m.get());
+    ASSERT_NE(blob, nullptr);
+    EXPECT_FALSE(std::holds_alternative<PassthroughFile>(*m));
+    EXPECT_EQ(blob->content.rfind("# HELP gastown_credfs_", 0), 0u);
 }
 
 }  // namespace
-}  // namespace credfs
+}  // namespace credfs::test

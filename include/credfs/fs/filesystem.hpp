@@ -1,41 +1,29 @@
 // The mount's logic, free of FUSE types so unit tests can drive it: a root
 // directory with one credential-store file per rig, plus a small in-memory
 // scratch directory for the files git creates beside them (lock files). The
-// FUSE adapter (src/fuse_adapter.cpp) only translates calls and results.
-// Every int return is 0 (or a byte count) or a negative errno.
+// mount is one flat directory, so a node is an inode or a name in the root,
+// never a path. The FUSE adapter (src/fs/fuse_adapter.cpp) only translates
+// calls and results. Every int return is 0 (or a byte count) or a negative
+// errno.
 #pragma once
 
 #include <sys/types.h>
 
-#include <cstdint>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
-#include "credfs/engine/backing_dir.hpp"
 #include "credfs/core/clock.hpp"
-#include "credfs/core/credential.hpp"
-#include "credfs/engine/metrics.hpp"
+#include "credfs/engine/backing_dir.hpp"
 #include "credfs/engine/rig_registry.hpp"
-#include "credfs/fs/scratch.hpp"
 #include "credfs/engine/status.hpp"
+#include "credfs/fs/inodes.hpp"
+#include "credfs/fs/open_file.hpp"
+#include "credfs/fs/scratch.hpp"
 
 namespace credfs {
-
-/// An inode number as the kernel sees it (FUSE's nodeid). Stable for a name's
-/// whole life: a rig file keeps its number across git's rename of a lock file
-/// onto it, so an open racing that rename never finds its inode gone.
-using Ino = uint64_t;
-inline constexpr Ino kRootIno = 1;     ///< FUSE_ROOT_ID.
-inline constexpr Ino kStatusIno = 2;   ///< .status
-inline constexpr Ino kMetricsIno = 3;  ///< .metrics
-/// Rig files and the backing directory's files are numbered from here, by name.
-inline constexpr Ino kFirstNamedIno = 16;
-/// Scratch files are numbered from here, one number per file created.
-inline constexpr Ino kFirstScratchIno = Ino{1} << 32;
 
 /// What getattr reports for one node.
 struct NodeAttr {
@@ -48,16 +36,7 @@ struct NodeAttr {
     WallTime mtime{};  ///< Wall time of the last change (token fetch, write).
 };
 
-/// An open file: a rig file's content snapshot taken at open (a refresh
-/// between two read() calls never mixes two tokens), or a scratch file.
-struct OpenFile {
-    CredentialPtr credential;  ///< Rig file.
-    ScratchHandle scratch;     ///< Scratch file.
-    int backing_fd = -1;       ///< An unmanaged file of the backing directory, read-only.
-    std::shared_ptr<const std::string> blob{};  ///< .status or .metrics, rendered at open.
-    Ino blob_ino = 0;                           ///< Which of the two `blob` is.
-};
-
+/// Thread-safe: the FUSE loop calls it from several threads at once.
 class Filesystem {
   public:
     /// `registry` and `clock` must outlive the Filesystem. Nodes are owned by
@@ -67,60 +46,77 @@ class Filesystem {
     Filesystem(const RigRegistry& registry, const Clock& clock, uid_t uid, gid_t gid,
                const ScratchLimits& limits = {}, const BackingDir* backing = nullptr);
 
-    /// Attributes of `path` ("/" or "/<name>"); `open` is the caller's handle
-    /// when the kernel asks about an open file (fstat), so the size matches
-    /// it. Never calls an upstream. 0 or -ENOENT.
-    int getattr(std::string_view path, const OpenFile* open, NodeAttr& out) const;
+    // ---- By name in the root (the mount is one flat directory). A name
+    // holding '/' names nothing here.
 
-    /// Names in the root: rig files in config order, then scratch files, then
-    /// the backing directory's other files.
+    /// Attributes of `name` (LOOKUP). Never calls an upstream; drops a stale
+    /// lock file (Scratch::drop_if_stale_lock) so an O_EXCL create reaches us.
+    /// 0, -ENOENT, or -ENAMETOOLONG past NAME_MAX (255) bytes.
+    int lookup(std::string_view name, NodeAttr& out) const;
+
+    /// Names in the root: rig files in config order, then the daemon's files,
+    /// then the backing directory's other files, then scratch files.
     std::vector<std::string> list() const;
 
-    /// The path ("/" or "/<name>") that inode `ino` has now, or empty when no
-    /// node has it any more (an unlinked scratch file, a removed rig): the
-    /// FUSE edge answers ESTALE, and the kernel looks the name up again.
-    std::string path_of(Ino ino) const;
+    /// Creates (or with no O_EXCL, opens) a scratch file; `attr` is then its
+    /// attributes. A rig or daemon file's name gives -EEXIST with O_EXCL,
+    /// else -EACCES. -ENOSPC past the file limit, -ENAMETOOLONG past 255
+    /// bytes, -EINVAL for an empty name or one holding '/'.
+    int create(std::string_view name, int flags, std::unique_ptr<OpenFile>& out, NodeAttr& attr);
+
+    /// Scratch files only; rig and daemon files give -EPERM (they are the
+    /// config's), the backing directory's -EROFS. -ENOENT.
+    int unlink(std::string_view name);
+
+    /// rename(2). Scratch → scratch moves (replacing); from or onto a
+    /// backing-directory file: -EROFS. Scratch → rig file is git's rewrite
+    /// (store/erase): the content is handed to Rig::apply_rewrite and the
+    /// scratch file disappears. A rig or daemon file as the source, or a
+    /// daemon file as the target, gives -EPERM. `no_replace`: -EEXIST when
+    /// `to` exists. -EINVAL for an empty name or one holding '/'.
+    int rename(std::string_view from, std::string_view to, bool no_replace);
+
+    // ---- By inode, as the kernel asks once it has looked a name up. Scratch
+    // files go by their own inode, so an unlinked one keeps working while it
+    // is open; other inodes by the name they were given. -ESTALE when the
+    // inode is gone (an unlinked scratch file, a removed rig): the kernel
+    // then looks the name up again.
+
+    /// Attributes of `ino`. `open` is the caller's handle when the kernel asks
+    /// about an open file (fstat), so the size matches what it reads: a rig
+    /// or rendered file's snapshot. Never calls an upstream. -ENOENT when a
+    /// handle's backing-directory file is gone.
+    int getattr(Ino ino, const OpenFile* open, NodeAttr& out) const;
 
     /// Opens an existing file. A rig file opens read-only (-EACCES for write
     /// access or O_TRUNC) and may wait up to refresh.read_timeout_s for an
-    /// on-demand refresh (-EIO when no unexpired token). -ENOENT, -EISDIR.
-    int open(std::string_view path, int flags, std::unique_ptr<OpenFile>& out);
+    /// on-demand refresh (-EIO when no unexpired token); .status and .metrics
+    /// likewise (-EACCES), rendered now; the backing directory's files
+    /// read-only (-EROFS). -EISDIR for the root.
+    int open(Ino ino, int flags, std::unique_ptr<OpenFile>& out);
 
-    /// Creates (or with no O_EXCL, opens) a scratch file. A rig file's name
-    /// gives -EEXIST with O_EXCL, else -EACCES. -ENOSPC past the file limit,
-    /// -ENAMETOOLONG past 255 bytes.
-    int create(std::string_view path, int flags, std::unique_ptr<OpenFile>& out);
+    /// Resizes `ino` to `size` bytes (truncate, or ftruncate with `open`).
+    /// Scratch files only; rig and daemon files give -EACCES, the backing
+    /// directory's -EROFS, the root -EISDIR.
+    int truncate(Ino ino, const OpenFile* open, off_t size);
 
-    /// Copies up to `size` bytes from `offset`; returns the count.
+    /// Sets a scratch file's mtime; a no-op success on the root, rig and
+    /// daemon files (touch); -EROFS on the backing directory's files.
+    int set_mtime(Ino ino, WallTime mtime);
+
+    /// The name `ino` has now: "" for the root, nullopt when it is gone.
+    std::optional<std::string> name_of(Ino ino) const;
+
+    // ---- Open files (OpenFile kinds: open_file.hpp).
+
+    /// Copies up to `size` bytes from `offset`; returns the count or -errno.
     ssize_t read(const OpenFile& file, char* buf, size_t size, off_t offset) const;
-    /// Scratch files only (-EBADF on a rig file). `append`: the file's flags
+    /// Scratch files only (-EBADF on the others). `append`: the file's flags
     /// now have O_APPEND (fcntl may change them after open), so the data goes
     /// to the end whatever `offset` says. Returns the count or -EFBIG.
     ssize_t write(const OpenFile& file, std::string_view data, off_t offset, bool append);
-    /// Called once when the kernel releases `file`.
-    void release(const OpenFile& file);
-
-    /// Scratch files only; rig files give -EACCES.
-    int truncate(std::string_view path, const OpenFile* open, off_t size);
-    /// Scratch files only; rig files give -EPERM (they are the config's).
-    int unlink(std::string_view path);
-    /// Sets a scratch file's mtime; a no-op success on rig and daemon files
-    /// (touch); -EROFS on the backing directory's files.
-    int set_mtime(std::string_view path, WallTime mtime);
-
-    // By inode number, as the kernel asks about open files: scratch files are
-    // found by inode, so an unlinked file keeps working while it is open;
-    // other nodes go by path_of(). -ESTALE when the inode is gone.
-    int getattr_ino(Ino ino, const OpenFile* open, NodeAttr& out) const;
-    int open_ino(Ino ino, int flags, std::unique_ptr<OpenFile>& out);
-    int set_mtime_ino(Ino ino, WallTime mtime);
-
-    /// rename(2). Scratch → scratch moves (replacing); from or onto a
-    /// backing-directory file: -EROFS. Scratch → rig file is
-    /// git's rewrite (store/erase): the content is handed to
-    /// Rig::apply_rewrite and the scratch file disappears. A rig file as the
-    /// source gives -EPERM. `no_replace`: -EEXIST when `to` exists.
-    int rename(std::string_view from, std::string_view to, bool no_replace);
+    /// Called once when the kernel releases `file`; the caller then frees it.
+    void release(OpenFile& file);
 
     const Scratch& scratch() const { return scratch_; }
 
@@ -129,33 +125,37 @@ class Filesystem {
     void set_status_info(StatusInfo info) { status_info_ = std::move(info); }
 
   private:
-    /// The name in "/<name>", or empty for "/" and nested paths.
-    static std::string_view name_of(std::string_view path);
-    RigPtr rig_at(std::string_view path) const;
+    /// What an inode below kFirstScratchIno is now (filesystem.cpp).
+    struct Node;
+    Node resolve(Ino ino) const;
+    NodeAttr base_attr() const;
+    void rig_attr(const Rig& rig, NodeAttr& out) const;
+    /// A name that is neither a rig's nor the daemon's: a scratch file, else
+    /// a backing-directory file.
+    int other_attr(const std::string& name, NodeAttr& out) const;
+    /// fstat's answer from the handle alone (its snapshot); false when the
+    /// handle's kind goes by name as stat does.
+    bool handle_attr(Ino ino, const OpenFile& open, NodeAttr& out) const;
+    int open_other(const std::string& name, int flags, std::unique_ptr<OpenFile>& out);
+    int truncate_name(const std::string& name, off_t size);
     /// A backing-directory file shown through the mount: not a rig's, not the
     /// daemon's own (state and temp files).
     bool is_passthrough(std::string_view name) const;
     int passthrough_attr(const std::string& name, NodeAttr& out) const;
     bool is_shown_backing_file(const std::string& name) const;
     int open_passthrough(const std::string& name, int flags, std::unique_ptr<OpenFile>& out) const;
-    /// The inode number of a rig or backing-directory file, assigned on first
-    /// use and kept for the daemon's life (never reused for another name).
-    Ino named_ino(const std::string& name) const;
 
     const RigRegistry& registry_;
     const uid_t uid_;
     const gid_t gid_;
     const WallTime mounted_at_;
-    // Mutable: a lookup (getattr) drops a stale lock file, see
-    // Scratch::drop_if_stale_lock.
+    // Mutable: a lookup drops a stale lock file, see Scratch::drop_if_stale_lock.
     mutable Scratch scratch_;
     const BackingDir* backing_;
     const Clock& clock_;
     StatusInfo status_info_;
-    mutable std::mutex ino_mu_;
-    mutable std::unordered_map<std::string, Ino> ino_by_name_;
-    mutable std::unordered_map<Ino, std::string> name_by_ino_;
-    mutable Ino next_named_ino_ = kFirstNamedIno;
+    // Mutable: a name gets its number when first looked up.
+    mutable NamedInodes named_;
 };
 
 }  // namespace credfs

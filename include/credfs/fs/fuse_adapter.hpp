@@ -4,7 +4,7 @@
 // `<rig>.lock` over a rig file hundreds of times a second in a busy
 // container, and with the high-level API every such rename gave the name a
 // new node, so an open racing it could fail with ESTALE. Here a rig file
-// keeps one inode number for the daemon's life (Filesystem::path_of).
+// keeps one inode number for the daemon's life (NamedInodes).
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -12,9 +12,10 @@
 
 namespace credfs {
 
-/// The operation table for fuse_session_new; its userdata must be a
-/// credfs::Filesystem*. Attribute timeouts are 0 (content changes behind the
-/// kernel's back); entry timeouts are 0 for scratch files and 10 s for nodes
+/// The operation table for fuse_session_new; its userdata must be the
+/// credfs::Filesystem* every operation goes to (no global state). Names and
+/// inodes pass straight through: the mount is one flat directory. Attribute timeouts are 0 (content
+/// changes behind the kernel's back); entry timeouts are 0 for scratch files and 10 s for nodes
 /// whose inode never changes; open() sets direct_io so the page cache never
 /// serves an old token. There is no flush (the kernel stops sending it).
 /// Forgets are no-ops: no per-lookup state is kept, and inode numbers are
