@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <numeric>
 #include <system_error>
 #include <thread>
 
@@ -40,18 +39,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 }  // namespace
-
-void WaitHistogram::record(double seconds) {
-    seconds = std::max(seconds, 0.0);
-    // The first bound >= seconds: buckets are "less than or equal".
-    const auto bucket = std::lower_bound(kBounds.begin(), kBounds.end(), seconds) - kBounds.begin();
-    ++counts.at(static_cast<size_t>(bucket));
-    sum_s += seconds;
-}
-
-uint64_t WaitHistogram::count() const {
-    return std::accumulate(counts.begin(), counts.end(), uint64_t{0});
-}
 
 Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
          RandomUnit random, std::function<void()> on_refreshed)

@@ -1,7 +1,6 @@
 // One rig: its current credential, its single-flight refresh, its schedule.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -19,32 +18,13 @@
 #include "credfs/core/credential.hpp"
 #include "credfs/core/credential_store.hpp"
 #include "credfs/core/refresh_policy.hpp"
+#include "credfs/engine/wait_histogram.hpp"
 #include "credfs/sources/token_source.hpp"
 
 namespace credfs {
 
 /// Why a refresh started, for logs and counters.
 enum class RefreshTrigger { Background, OnDemand, Rejected };
-
-/// How long finished on-demand waits took (monotonic seconds, from the open
-/// starting the wait to the refresh finishing or read_timeout_s passing), as
-/// a Prometheus histogram's buckets. Plain data: the Rig updates it under its
-/// lock, stats() copies it.
-struct WaitHistogram {
-    /// Upper bounds (seconds, inclusive: a wait of exactly 0.5 s counts in
-    /// le="0.5"); one more bucket, +Inf, follows the last.
-    static constexpr std::array<double, 11> kBounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                    0.5,   1,    2.5,   5,    10};
-    /// Waits per bucket, not cumulative: counts[i] holds the waits in
-    /// (kBounds[i-1], kBounds[i]]; counts.back() the waits above 10 s.
-    std::array<uint64_t, kBounds.size() + 1> counts{};
-    double sum_s = 0;  ///< Total seconds of all recorded waits.
-
-    /// Adds one wait of `seconds` (negative counts as 0).
-    void record(double seconds);
-    /// The number of recorded waits.
-    uint64_t count() const;
-};
 
 /// Counters and state for status output. Never holds a token.
 struct RigStats {
