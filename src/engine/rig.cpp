@@ -13,10 +13,6 @@
 namespace credfs {
 
 namespace {
-/// The longest an upstream's Retry-After may hold back the next refresh
-/// (seconds): GitHub's secondary rate limits ask for a minute or so.
-constexpr double kMaxRetryAfterS = 600;
-
 constexpr size_t kMaxKeptBytes = size_t{512} * 1024;
 // A token that never expires (a PAT file) is re-read this often, so rotating
 // the PAT needs no restart.
@@ -278,11 +274,7 @@ void Rig::on_failure(const std::string& why, WallTime now, double retry_after_s)
         failures = ++stats_.consecutive_failures;
         ++stats_.failures;
         stats_.last_error = why;
-        // The upstream's own "retry after" wins when it asks for longer, up to
-        // kMaxRetryAfterS: sources pass what the header said (NaN, inf or
-        // 1e300 included), and a token must not be left to die meanwhile.
-        const double asked = retry_after_s > 0 ? std::min(retry_after_s, kMaxRetryAfterS) : 0;
-        delay = std::max(backoff_delay(failures, refresh_, random_()), asked);
+        delay = retry_delay(failures, refresh_, random_(), retry_after_s);
         stats_.next_refresh_at = now + to_wall_duration(delay);
     }
     const CredentialPtr cred = current();
