@@ -33,6 +33,12 @@ double backoff_delay(int failures, const RefreshConfig& cfg, double draw) {
     return base * (1.0 - 0.2 * draw);
 }
 
+double retry_delay(int failures, const RefreshConfig& cfg, double draw, double retry_after_s) {
+    // Sources pass what the header said: NaN, inf or 1e300 included.
+    const double asked = retry_after_s > 0 ? std::min(retry_after_s, kMaxRetryAfterS) : 0;
+    return std::max(backoff_delay(failures, cfg, draw), asked);
+}
+
 bool is_fresh(const Credential& cred, WallTime now, const RefreshConfig& cfg) {
     return cred.ttl_at(now) >= cfg.min_ttl_s;
 }

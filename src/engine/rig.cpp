@@ -4,21 +4,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <numeric>
-#include <system_error>
 #include <thread>
-
-#include "credfs/engine/fallback_state.hpp"
-#include "credfs/core/log.hpp"
 
 namespace credfs {
 
 namespace {
-/// The longest an upstream's Retry-After may hold back the next refresh
-/// (seconds): GitHub's secondary rate limits ask for a minute or so.
-constexpr double kMaxRetryAfterS = 600;
-
-constexpr size_t kMaxKeptBytes = size_t{512} * 1024;
 // A token that never expires (a PAT file) is re-read this often, so rotating
 // the PAT needs no restart.
 constexpr double kRecheckNonExpiringS = 5;
@@ -41,18 +31,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-void WaitHistogram::record(double seconds) {
-    seconds = std::max(seconds, 0.0);
-    // The first bound >= seconds: buckets are "less than or equal".
-    const auto bucket = std::lower_bound(kBounds.begin(), kBounds.end(), seconds) - kBounds.begin();
-    ++counts.at(static_cast<size_t>(bucket));
-    sum_s += seconds;
-}
-
-uint64_t WaitHistogram::count() const {
-    return std::accumulate(counts.begin(), counts.end(), uint64_t{0});
-}
-
 Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
          RandomUnit random, std::function<void()> on_refreshed)
     : config_(std::move(config)),
@@ -60,13 +38,18 @@ Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, co
       refresh_(refresh),
       clock_(clock),
       random_(std::move(random)),
-      on_refreshed_(std::move(on_refreshed)) {}
+      on_refreshed_(std::move(on_refreshed)),
+      git_(config_, refresh_) {}
 
 Rig::~Rig() {
     // Refresh threads are detached (a finished one must not pin its stack
     // until the rig's next refresh); wait until none touches this Rig.
-    std::unique_lock lock(mu_);
-    idle_.wait(lock, [this] { return !in_flight_ && writers_ == 0; });
+    MutexLock lock(mu_);
+    wait_idle();
+}
+
+void Rig::wait_idle() {
+    while (in_flight_ || writers_ != 0) mu_.wait(idle_);
 }
 
 ReadResult Rig::credential_for_read() {
@@ -89,7 +72,7 @@ ReadResult Rig::credential_for_read() {
              : std::string("no token yet");
     const auto started = std::chrono::steady_clock::now();
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         ++stats_.on_demand_waits;
     }
     const bool done =
@@ -99,7 +82,7 @@ ReadResult Rig::credential_for_read() {
     std::string why;
     {
         // The lock taken anyway to read the outcome also records the wait.
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         why = stats_.last_error;
         stats_.on_demand_wait.record(waited_s);
     }
@@ -134,7 +117,7 @@ bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
         // (invariant 1: EIO only when no refresh could succeed in time).
         double pause_s = kMinRetryPauseS;
         {
-            std::lock_guard lock(mu_);
+            MutexLock lock(mu_);
             pause_s = std::max(pause_s, seconds_between(clock_.now(), stats_.next_refresh_at));
         }
         const auto retry_at = std::chrono::steady_clock::now() +
@@ -146,18 +129,18 @@ bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
 }
 
 void Rig::retire() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     retired_ = true;
-    idle_.wait(lock, [this] { return !in_flight_ && writers_ == 0; });
+    wait_idle();
 }
 
 bool Rig::in_backoff(WallTime now) const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return stats_.consecutive_failures > 0 && now < stats_.next_refresh_at;
 }
 
 std::shared_future<void> Rig::refresh_async(RefreshTrigger trigger) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (in_flight_) return flight_;
     if (retired_) {
         std::promise<void> nothing;
@@ -192,11 +175,11 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     const bool renewed = token && on_success(std::move(*token), now, latency_s, trigger);
     if (!token) on_failure(error, now, retry_after_s);
     const std::function<void()> on_refreshed = on_refreshed_;
-    const bool write = renewed && backing_ != nullptr;
+    const bool write = renewed && fallback_ != nullptr;
     {
         // Clear the flight before waking its waiters, so a waiter that finds
         // the result wanting can start a new one.
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         in_flight_ = false;
         if (write) ++writers_;
         idle_.notify_all();
@@ -207,7 +190,7 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
         write_through();
         // Notify under the lock: once it is released the destructor may run,
         // so this thread touches no member after this block.
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         --writers_;
         idle_.notify_all();
     }
@@ -226,7 +209,7 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         old && (token.value == old->token || (expires_at <= old->expires_at && !old->rejected));
     if (!expires && old && token.value == old->token) {
         // A PAT file that did not change: nothing to do until the next look.
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         stats_.consecutive_failures = 0;
         stats_.last_error.clear();
         stats_.next_refresh_at = now + to_wall_duration(kRecheckNonExpiringS);
@@ -241,13 +224,13 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         on_failure("rig " + config_.id + why, now);
         return false;
     }
-    std::unique_lock render_lock(mu_);
-    std::string content = render_locked(token.value);
-    auto cred = std::make_shared<const Credential>(std::move(token.value), expires_at, now,
-                                                   std::move(content));
-    // Stored under the lock so a concurrent rewrite cannot drop its kept lines.
-    current_.store(cred);
-    render_lock.unlock();
+    {
+        // Stored under the lock so a concurrent rewrite cannot drop its kept lines.
+        MutexLock lock(mu_);
+        std::string content = git_.render(token.value);
+        current_.store(std::make_shared<const Credential>(std::move(token.value), expires_at, now,
+                                                          std::move(content)));
+    }
     const WallTime next = expires ? refresh_time(now, expires_at, refresh_, random_())
                                   : now + to_wall_duration(kRecheckNonExpiringS);
     if (expires && seconds_between(now, expires_at) < refresh_.min_ttl_s) {
@@ -257,7 +240,7 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
             config_.id, seconds_between(now, expires_at), refresh_.min_ttl_s);
     }
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         ++stats_.refreshes;
         stats_.consecutive_failures = 0;
         stats_.last_error.clear();
@@ -287,15 +270,11 @@ void Rig::on_failure(const std::string& why, WallTime now, double retry_after_s)
     int failures = 0;
     double delay = 0;
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         failures = ++stats_.consecutive_failures;
         ++stats_.failures;
         stats_.last_error = why;
-        // The upstream's own "retry after" wins when it asks for longer, up to
-        // kMaxRetryAfterS: sources pass what the header said (NaN, inf or
-        // 1e300 included), and a token must not be left to die meanwhile.
-        const double asked = retry_after_s > 0 ? std::min(retry_after_s, kMaxRetryAfterS) : 0;
-        delay = std::max(backoff_delay(failures, refresh_, random_()), asked);
+        delay = retry_delay(failures, refresh_, random_(), retry_after_s);
         stats_.next_refresh_at = now + to_wall_duration(delay);
     }
     const CredentialPtr cred = current();
@@ -306,163 +285,99 @@ void Rig::on_failure(const std::string& why, WallTime now, double retry_after_s)
                                  : fmt::format("expired {:.1f} s ago", -cred->ttl_at(now)));
 }
 
-std::string Rig::render_locked(std::string_view token) const {
-    std::string content = render_store_line(config_, token);
-    for (const auto& line : kept_lines_) {
-        content += line;
-        content += '\n';
-    }
-    return content;
-}
-
 void Rig::apply_rewrite(const StoreRewrite& rewrite) {
-    bool refresh_now = false;
-    size_t dropped = 0;
+    GitRewritePolicy::Applied applied;
     {
-        std::lock_guard lock(mu_);
-        const std::vector<std::string> before = kept_lines_;
-        dropped = keep_lines_locked(rewrite.other_lines);
+        MutexLock lock(mu_);
+        applied = git_.apply(rewrite, clock_.now(), current() != nullptr);
         // git approves after every successful push, rewriting the same bytes;
         // the fallback file's two fsyncs would then only lengthen the time
         // git holds its lock (other gits give up after 1 s). A failed
         // write-through is still retried.
-        if (rewrite.has_managed_line && kept_lines_ == before &&
-            stats_.write_through_error.empty()) {
+        if (applied.unchanged && (fallback_ == nullptr || fallback_->current())) {
             spdlog::debug("rig {}: git rewrote the file unchanged (approval)", config_.id);
             return;
         }
-        if (!rewrite.has_managed_line) refresh_now = reject_locked(clock_.now());
+        if (applied.refresh_by) {
+            stats_.next_refresh_at = std::min(stats_.next_refresh_at, *applied.refresh_by);
+        }
         if (const CredentialPtr cred = current()) {
             current_.store(std::make_shared<const Credential>(
-                cred->token, cred->expires_at, cred->fetched_at, render_locked(cred->token),
-                cred->rejected || refresh_now));
+                cred->token, cred->expires_at, cred->fetched_at, git_.render(cred->token),
+                cred->rejected || applied.refresh_now));
         }
     }
     spdlog::log(rewrite.has_managed_line ? spdlog::level::debug : spdlog::level::info,
                 "rig {}: git rewrote the file: {}; keeping {} other line(s)", config_.id,
                 rewrite.has_managed_line ? "approval (written password ignored)"
                                          : "token erased (git saw it rejected)",
-                rewrite.other_lines.size() - dropped);
-    if (dropped > 0) {
+                applied.kept);
+    if (applied.dropped > 0) {
         spdlog::warn("rig {}: dropped {} stored line(s) past {} KiB of other credentials",
-                     config_.id, dropped, kMaxKeptBytes / 1024);
+                     config_.id, applied.dropped, GitRewritePolicy::kMaxKeptBytes / 1024);
     }
     write_through();
-    if (refresh_now) {
+    if (applied.refresh_now) {
         refresh_async(RefreshTrigger::Rejected);
     } else if (!rewrite.has_managed_line && on_refreshed_) {
         on_refreshed_();  // the scheduler re-reads next_refresh_at
     }
 }
 
-size_t Rig::keep_lines_locked(const std::vector<std::string>& lines) {
-    kept_lines_.clear();
-    size_t bytes = 0;
-    size_t dropped = 0;
-    for (const auto& line : lines) {
-        // The whole file must still fit in git's next lock file (1 MiB).
-        if (bytes + line.size() + 1 > kMaxKeptBytes) {
-            ++dropped;
-            continue;
-        }
-        bytes += line.size() + 1;
-        kept_lines_.push_back(line);
-    }
-    return dropped;
-}
-
 void Rig::write_through() {
-    if (backing_ == nullptr) return;
-    std::lock_guard serial(write_through_mu_);
-    const CredentialPtr cred = current();
-    if (!cred) return;
-    int err = backing_->write_atomic(state_file_name(config_.file),
-                                     render_state(cred->expires_at, cred->token));
-    if (err == 0) err = backing_->write_atomic(config_.file, cred->content);
-    const std::string why = err == 0 ? "" : std::error_code(err, std::generic_category()).message();
-    bool changed = false;
-    {
-        std::lock_guard lock(mu_);
-        changed = stats_.write_through_error != why;
-        if (err != 0) ++stats_.write_through_failures;
-        stats_.write_through_error = why;
-    }
-    if (err != 0 && changed) {
-        spdlog::warn("rig {}: cannot write the fallback file {}: {} (reads are unaffected)",
-                     config_.id, printable(config_.file), why);
-    } else if (err == 0 && changed) {
-        spdlog::info("rig {}: fallback file writes work again", config_.id);
-    }
+    if (fallback_ != nullptr) fallback_->write([this] { return current(); });
 }
 
-void Rig::seed_from_backing() {
-    if (backing_ == nullptr) return;
-    const auto content = backing_->read(config_.file);
-    if (!content) return;
-    const StoreRewrite found = parse_store_rewrite(*content, config_);
+void Rig::seed_from_fallback() {
+    if (fallback_ == nullptr) return;
+    const FallbackStore::Seed seed = fallback_->load();
+    if (!seed.found) return;
     const WallTime now = clock_.now();
-    std::optional<WallTime> expires;
-    if (found.managed_password && !found.managed_password->empty()) {
-        if (const auto state = backing_->read(state_file_name(config_.file))) {
-            expires = parse_state(*state, *found.managed_password);
-        }
-    }
-    std::lock_guard lock(mu_);
-    keep_lines_locked(found.other_lines);
-    if (!expires || seconds_between(now, *expires) < refresh_.min_ttl_s) {
+    MutexLock lock(mu_);
+    git_.keep_lines(seed.other_lines);
+    if (!seed.expires_at || seconds_between(now, *seed.expires_at) < refresh_.min_ttl_s) {
         spdlog::info(
             "rig {}: fallback file seeds {} other line(s); its token is not used "
             "({})",
-            config_.id, kept_lines_.size(),
-            !found.managed_password ? "none found"
-            : !expires              ? "no matching expiry record"
-                                    : "too close to expiry");
+            config_.id, git_.kept_count(),
+            !seed.token        ? "none found"
+            : !seed.expires_at ? "no matching expiry record"
+                               : "too close to expiry");
         return;
     }
-    current_.store(std::make_shared<const Credential>(*found.managed_password, *expires, now,
-                                                      render_locked(*found.managed_password)));
-    stats_.next_refresh_at = refresh_time(now, *expires, refresh_, random_());
+    current_.store(std::make_shared<const Credential>(*seed.token, *seed.expires_at, now,
+                                                      git_.render(*seed.token)));
+    stats_.next_refresh_at = refresh_time(now, *seed.expires_at, refresh_, random_());
     spdlog::info(
         "rig {}: serving the fallback file's token ({:.0f} s left) until its refresh "
         "in {:.0f} s",
-        config_.id, seconds_between(now, *expires), seconds_between(now, stats_.next_refresh_at));
-}
-
-bool Rig::reject_locked(WallTime now) {
-    if (!current()) return false;
-    if (last_rejection_refresh_ &&
-        seconds_between(*last_rejection_refresh_, now) < refresh_.reject_cooldown_s) {
-        // GitHub may still be replicating the new token: not a second forced
-        // refresh now, but a background one when the cooldown ends, so a token
-        // that really is revoked does not stay in service until its margin.
-        const WallTime cooldown_end =
-            *last_rejection_refresh_ + to_wall_duration(refresh_.reject_cooldown_s);
-        stats_.next_refresh_at = std::min(stats_.next_refresh_at, cooldown_end);
-        spdlog::info(
-            "rig {}: rejection {:.1f} s after the last forced refresh: refreshing when "
-            "refresh.reject_cooldown_s ({:.1f} s) ends",
-            config_.id, seconds_between(*last_rejection_refresh_, now), refresh_.reject_cooldown_s);
-        return false;
-    }
-    last_rejection_refresh_ = now;
-    ++stats_.rejections;
-    spdlog::warn("rig {}: git erased the token after a rejection: refreshing now", config_.id);
-    return true;
+        config_.id, seconds_between(now, *seed.expires_at),
+        seconds_between(now, stats_.next_refresh_at));
 }
 
 WallTime Rig::next_refresh_at() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return stats_.next_refresh_at;
 }
 
 bool Rig::refresh_in_flight() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return in_flight_;
 }
 
 RigStats Rig::stats() const {
-    std::lock_guard lock(mu_);
-    return stats_;
+    RigStats out;
+    {
+        MutexLock lock(mu_);
+        out = stats_;
+        out.rejections = git_.rejections();
+    }
+    if (fallback_ != nullptr) {
+        FallbackStore::Health health = fallback_->health();
+        out.write_through_failures = health.failures;
+        out.write_through_error = std::move(health.error);
+    }
+    return out;
 }
 
 }  // namespace credfs

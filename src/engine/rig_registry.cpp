@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "credfs/engine/fallback_store.hpp"
 #include "credfs/sources/source_factory.hpp"
 
 namespace credfs {
@@ -55,8 +56,10 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
         auto rig = std::make_shared<Rig>(rig_config, source_for(rig_config), config->refresh,
                                          clock_, random_, on_refreshed_);
         rig->keep_alive(owner);
-        rig->set_backing(backing_);
-        if (seed) rig->seed_from_backing();
+        if (backing_ != nullptr) {
+            rig->set_fallback(std::make_unique<FallbackStore>(*backing_, rig_config));
+        }
+        if (seed) rig->seed_from_fallback();
         set->by_file.emplace(rig_config.file, rig);
         set->rigs.push_back(std::move(rig));
     }
@@ -75,7 +78,7 @@ ReloadSummary RigRegistry::reload(const std::shared_ptr<const Config>& config,
     auto next = build(config, source, false);
     const auto old = current_.load();
     for (const auto& rig : old->rigs) rig->retire();
-    for (const auto& rig : next->rigs) rig->seed_from_backing();  // after their last writes
+    for (const auto& rig : next->rigs) rig->seed_from_fallback();  // after their last writes
     ReloadSummary summary;
     for (const auto& rig : next->rigs) {
         const std::string& file = rig->config().file;

@@ -10,7 +10,7 @@
 
 #include "credfs/core/credential_store.hpp"
 #include "credfs/core/overloaded.hpp"
-#include "credfs/engine/fallback_state.hpp"
+#include "credfs/engine/fallback_store.hpp"
 #include "credfs/fs/daemon_files.hpp"
 
 namespace credfs {
@@ -50,14 +50,8 @@ Filesystem::Filesystem(const RigRegistry& registry, const Clock& clock, uid_t ui
       clock_(clock) {}
 
 bool Filesystem::is_passthrough(std::string_view name) const {
-    if (backing_ == nullptr || name.empty() || registry_.find(name) != nullptr ||
-        is_daemon_file(name) || is_state_file_name(name) || BackingDir::is_temp_name(name)) {
-        return false;
-    }
-    // A static file with a state file beside it is a rig's (perhaps one the
-    // config no longer lists): not shown, so removed rigs disappear.
-    struct stat st {};
-    return backing_->stat(state_file_name(std::string(name)), st) != 0;
+    return backing_ != nullptr && registry_.find(name) == nullptr && !is_daemon_file(name) &&
+           FallbackStore::is_passthrough(*backing_, name);
 }
 
 int Filesystem::passthrough_attr(const std::string& name, NodeAttr& out) const {

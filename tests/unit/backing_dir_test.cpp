@@ -5,7 +5,6 @@
 #include <fstream>
 
 #include "credfs/engine/backing_dir.hpp"
-#include "credfs/engine/fallback_state.hpp"
 #include "test_support.hpp"
 
 namespace credfs {
@@ -47,18 +46,6 @@ TEST(BackingDir, ReportsWhyAWriteFailed) {
     EXPECT_NE(backing.write_atomic("rig", "x"), 0);
     EXPECT_EQ(backing.list(), (std::vector<std::string>{}));  // temp file cleaned up
     EXPECT_THROW(BackingDir(dir.path() + "/missing"), std::system_error);
-}
-
-TEST(FallbackState, VouchesOnlyForTheTokenItWasWrittenFor) {
-    const WallTime expires = *parse_iso8601("2030-01-01T00:00:00Z");
-    const std::string state = render_state(expires, "ghs_secret");
-    EXPECT_EQ(state.find("ghs_secret"), std::string::npos);
-    EXPECT_EQ(parse_state(state, "ghs_secret"), expires);
-    EXPECT_EQ(parse_state(state, "ghs_other"), std::nullopt);
-    EXPECT_EQ(parse_state("garbage", "ghs_secret"), std::nullopt);
-    EXPECT_EQ(state_file_name("rig-a"), ".rig-a.credfs-state");
-    EXPECT_TRUE(is_state_file_name(".rig-a.credfs-state"));
-    EXPECT_FALSE(is_state_file_name("rig-a"));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "credfs/core/refresh_policy.hpp"
 
 namespace credfs {
@@ -48,6 +50,25 @@ TEST(BackoffDelay, JitterOnlyShortens) {
         EXPECT_LE(d, cfg.backoff_max_s);
         EXPECT_GE(d, 0.8 * cfg.backoff_initial_s);
     }
+}
+
+TEST(RetryDelay, AnUpstreamsRetryAfterWinsOnlyWhenLongerAndIsCapped) {
+    RefreshConfig cfg;                                     // 0.5 s initial, 60 s cap
+    EXPECT_DOUBLE_EQ(retry_delay(1, cfg, 0.0, 0), 0.5);    // absent: backoff
+    EXPECT_DOUBLE_EQ(retry_delay(3, cfg, 0.0, 1), 2.0);    // shorter than backoff
+    EXPECT_DOUBLE_EQ(retry_delay(1, cfg, 0.0, 30), 30.0);  // longer: the upstream's
+    EXPECT_DOUBLE_EQ(retry_delay(1, cfg, 0.0, 600), kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(retry_delay(1, cfg, 0.0, 601), kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(retry_delay(1, cfg, 0.0, 1e300), kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(retry_delay(1, cfg, 0.0, std::numeric_limits<double>::infinity()),
+                     kMaxRetryAfterS);
+}
+
+TEST(RetryDelay, ANonsenseRetryAfterIsIgnored) {
+    RefreshConfig cfg;
+    EXPECT_DOUBLE_EQ(retry_delay(2, cfg, 0.0, -5), 1.0);
+    EXPECT_DOUBLE_EQ(retry_delay(2, cfg, 0.0, std::numeric_limits<double>::quiet_NaN()), 1.0);
+    EXPECT_DOUBLE_EQ(retry_delay(2, cfg, 0.0, -std::numeric_limits<double>::infinity()), 1.0);
 }
 
 TEST(IsFresh, MinTtlBoundaryCountsAsFresh) {

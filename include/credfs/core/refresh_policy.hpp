@@ -31,6 +31,18 @@ WallTime refresh_time(WallTime fetched_at, WallTime expires_at, const RefreshCon
 /// Never above backoff_max_s; never below 0.8 * backoff_initial_s.
 double backoff_delay(int failures, const RefreshConfig& cfg, double draw);
 
+/// The longest an upstream's Retry-After may hold back the next refresh
+/// (seconds): GitHub's secondary rate limits ask for a minute or so, and a
+/// token must not be left to die meanwhile.
+inline constexpr double kMaxRetryAfterS = 600;
+
+/// Delay in seconds before retry number `failures` after a failed refresh:
+/// backoff_delay(failures, cfg, draw), or the upstream's own `retry_after_s`
+/// (its Retry-After, as the source read it) when that asks for longer,
+/// capped at kMaxRetryAfterS. A `retry_after_s` that is not positive (0 when
+/// absent, negative, NaN) is ignored; +inf counts as the cap.
+double retry_delay(int failures, const RefreshConfig& cfg, double draw, double retry_after_s);
+
 /// True when `cred` has at least min_ttl_s of life left at wall time `now`
 /// (the boundary counts as fresh).
 bool is_fresh(const Credential& cred, WallTime now, const RefreshConfig& cfg);

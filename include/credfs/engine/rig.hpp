@@ -1,24 +1,24 @@
 // One rig: its current credential, its single-flight refresh, its schedule.
 #pragma once
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <future>
-#include <mutex>
-#include <optional>
+#include <memory>
 #include <string>
-#include <vector>
 
-#include "credfs/engine/backing_dir.hpp"
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
 #include "credfs/core/credential.hpp"
 #include "credfs/core/credential_store.hpp"
 #include "credfs/core/refresh_policy.hpp"
+#include "credfs/core/thread_annotations.hpp"
+#include "credfs/engine/fallback_store.hpp"
+#include "credfs/engine/git_rewrite_policy.hpp"
+#include "credfs/engine/wait_histogram.hpp"
 #include "credfs/sources/token_source.hpp"
 
 namespace credfs {
@@ -26,35 +26,15 @@ namespace credfs {
 /// Why a refresh started, for logs and counters.
 enum class RefreshTrigger { Background, OnDemand, Rejected };
 
-/// How long finished on-demand waits took (monotonic seconds, from the open
-/// starting the wait to the refresh finishing or read_timeout_s passing), as
-/// a Prometheus histogram's buckets. Plain data: the Rig updates it under its
-/// lock, stats() copies it.
-struct WaitHistogram {
-    /// Upper bounds (seconds, inclusive: a wait of exactly 0.5 s counts in
-    /// le="0.5"); one more bucket, +Inf, follows the last.
-    static constexpr std::array<double, 11> kBounds{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                    0.5,   1,    2.5,   5,    10};
-    /// Waits per bucket, not cumulative: counts[i] holds the waits in
-    /// (kBounds[i-1], kBounds[i]]; counts.back() the waits above 10 s.
-    std::array<uint64_t, kBounds.size() + 1> counts{};
-    double sum_s = 0;  ///< Total seconds of all recorded waits.
-
-    /// Adds one wait of `seconds` (negative counts as 0).
-    void record(double seconds);
-    /// The number of recorded waits.
-    uint64_t count() const;
-};
-
 /// Counters and state for status output. Never holds a token.
 struct RigStats {
     uint64_t refreshes = 0;        ///< Successful refreshes.
     uint64_t failures = 0;         ///< Failed refreshes, including not-newer tokens.
     uint64_t on_demand_waits = 0;  ///< Opens that waited for a refresh (counted as they start).
     WaitHistogram on_demand_wait;  ///< Their durations, recorded as they finish.
-    uint64_t rejections = 0;       ///< Rewrites by git that erased the managed line.
-    uint64_t write_through_failures = 0;
-    std::string write_through_error;  ///< Empty while the fallback file is current.
+    uint64_t rejections = 0;       ///< Forced refreshes after git erased the managed line.
+    uint64_t write_through_failures = 0;  ///< From the FallbackStore's health.
+    std::string write_through_error;      ///< Empty while the fallback file is current.
     int consecutive_failures = 0;
     std::string last_error;      ///< Empty after a success.
     WallTime last_refresh_at{};  ///< Wall time of the last success; epoch when none.
@@ -67,6 +47,8 @@ struct ReadResult {
     int error = 0;             ///< EIO when no unexpired token could be had in time.
 };
 
+/// Lock order: Rig::mu_, then FallbackStore's locks (FallbackStore::current()
+/// is asked under mu_); a refresh never holds mu_ across a fetch or a write.
 class Rig {
   public:
     /// `source`, `clock` and the config objects must outlive the Rig.
@@ -75,7 +57,7 @@ class Rig {
     Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
         RandomUnit random, std::function<void()> on_refreshed = {});
     /// Waits for an in-flight refresh to finish (bounded by the source's timeouts).
-    ~Rig();
+    ~Rig() EXCLUDES(mu_);
     Rig(const Rig&) = delete;
     Rig& operator=(const Rig&) = delete;
 
@@ -94,72 +76,66 @@ class Rig {
     /// for it at most read_timeout_s (monotonic); then serves a fresh token,
     /// else a still-unexpired one with a warning, else EIO. Never returns an
     /// expired token. Thread-safe.
-    ReadResult credential_for_read();
+    ReadResult credential_for_read() EXCLUDES(mu_);
 
     /// Starts a refresh unless one is in flight; either way returns the future
     /// of the refresh in flight. Bypasses backoff (the caller decided it is
     /// time). Thread-safe.
-    std::shared_future<void> refresh_async(RefreshTrigger trigger);
+    std::shared_future<void> refresh_async(RefreshTrigger trigger) EXCLUDES(mu_);
 
     /// Wall time at which the scheduler should refresh next, and whether a
     /// refresh is running now. Thread-safe.
-    WallTime next_refresh_at() const;
-    bool refresh_in_flight() const;
+    WallTime next_refresh_at() const EXCLUDES(mu_);
+    bool refresh_in_flight() const EXCLUDES(mu_);
 
-    RigStats stats() const;
+    RigStats stats() const EXCLUDES(mu_);
 
     /// Applies a rewrite of the rig file by git's credential-store helper
-    /// (rename of `<file>.lock` over the file). The other lines are kept and
-    /// served after the managed line from now on; a written password is
-    /// ignored. Without the managed line (git's `erase` after a 401) the
-    /// current token is marked rejected and a refresh starts at once,
-    /// bypassing the margin, at most once per refresh.reject_cooldown_s; a
-    /// rejection within the cooldown schedules a refresh for its end.
-    /// Thread-safe.
-    void apply_rewrite(const StoreRewrite& rewrite);
+    /// (rename of `<file>.lock` over the file), as GitRewritePolicy decides:
+    /// the other lines are kept and served after the managed line from now
+    /// on; a written password is ignored. Without the managed line (git's
+    /// `erase` after a 401) the current token is marked rejected and a
+    /// refresh starts at once, bypassing the margin, at most once per
+    /// refresh.reject_cooldown_s; a rejection within the cooldown schedules a
+    /// refresh for its end. Thread-safe.
+    void apply_rewrite(const StoreRewrite& rewrite) EXCLUDES(mu_);
 
-    /// Writes the served content through to the static fallback file in
-    /// `backing` (and its state file) after every refresh and rewrite; null
-    /// disables it. Set before the first refresh; `backing` must outlive the
-    /// Rig.
-    void set_backing(const BackingDir* backing) { backing_ = backing; }
+    /// Writes the served content through to `store` (the rig's static
+    /// fallback file and its state record) after every refresh and rewrite;
+    /// without one nothing is written. Set before the first refresh.
+    void set_fallback(std::unique_ptr<FallbackStore> store) { fallback_ = std::move(store); }
 
-    /// Seeds from the fallback file in the backing directory at startup: its
-    /// other lines are kept; its token is served until its refresh time when
-    /// the state file vouches for its expiry and it has at least min_ttl_s
-    /// left (wall time). Call before the first refresh.
-    void seed_from_backing();
+    /// Seeds from the fallback file at startup: its other lines are kept;
+    /// its token is served until its refresh time when the state record
+    /// vouches for its expiry and it has at least min_ttl_s left (wall time).
+    /// Call before the first refresh; nothing happens without a fallback.
+    void seed_from_fallback() EXCLUDES(mu_);
 
     /// Takes the rig out of service for a config reload: no refresh starts
     /// after this, and it returns once none runs or writes (bounded by the
     /// source's timeouts). Reads of its current token keep working.
-    void retire();
+    void retire() EXCLUDES(mu_);
 
     /// Keeps `owner` (the config and source this Rig refers to) alive as long
     /// as the Rig.
     void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
   private:
-    void run_refresh(RefreshTrigger trigger, std::promise<void> done);
+    void run_refresh(RefreshTrigger trigger, std::promise<void> done) EXCLUDES(mu_);
     /// The last refresh failed and its retry is not yet due (wall time).
-    bool in_backoff(WallTime now) const;
+    bool in_backoff(WallTime now) const EXCLUDES(mu_);
     /// True when the token was taken (false: not newer, counted as a failure).
-    bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger);
-    void on_failure(const std::string& why, WallTime now, double retry_after_s = 0);
-    /// Writes current() to the fallback file; serialized so the newest wins.
-    void write_through();
+    bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger)
+        EXCLUDES(mu_);
+    void on_failure(const std::string& why, WallTime now, double retry_after_s = 0) EXCLUDES(mu_);
+    /// Writes current() to the fallback file, if any (newest wins).
+    void write_through() EXCLUDES(mu_);
     /// Runs (or joins) on-demand refreshes until one leaves an unexpired
     /// token, retrying failed ones when the backoff allows, until `deadline`
     /// (monotonic). False when the last refresh did not finish by then.
-    bool wait_for_refresh(std::chrono::steady_clock::time_point deadline);
-    /// Must hold mu_: replaces kept_lines_, within what git's lock file can
-    /// hold; returns how many lines were dropped.
-    size_t keep_lines_locked(const std::vector<std::string>& lines);
-    /// Must hold mu_: the managed line for `token`, then the kept lines.
-    std::string render_locked(std::string_view token) const;
-    /// Must hold mu_: marks the current token rejected unless within the
-    /// cooldown; true when a forced refresh should start.
-    bool reject_locked(WallTime now);
+    bool wait_for_refresh(std::chrono::steady_clock::time_point deadline) EXCLUDES(mu_);
+    /// Blocks until no refresh runs or writes through.
+    void wait_idle() REQUIRES(mu_);
 
     const RigConfig config_;
     TokenSource& source_;
@@ -167,20 +143,21 @@ class Rig {
     const Clock& clock_;
     RandomUnit random_;
     std::function<void()> on_refreshed_;
+    // Set before the first refresh, then only read; it serializes its own writes.
+    std::unique_ptr<FallbackStore> fallback_;
 
     std::atomic<CredentialPtr> current_;
-    mutable std::mutex mu_;  // guards everything below; never held across a fetch
-    bool in_flight_ = false;
-    int writers_ = 0;  // refresh threads still writing the fallback file
-    std::shared_future<void> flight_;
-    std::condition_variable idle_;  // signalled when in_flight_ clears
-    RigStats stats_;
-    std::vector<std::string> kept_lines_;  // other hosts' lines git stored in the file
-    std::optional<WallTime> last_rejection_refresh_;
-    const BackingDir* backing_ = nullptr;
-    bool retired_ = false;
+    mutable Mutex mu_;  // never held across a fetch or a fallback write
+    bool in_flight_ GUARDED_BY(mu_) = false;
+    int writers_ GUARDED_BY(mu_) = 0;  // refresh threads still writing the fallback file
+    std::shared_future<void> flight_ GUARDED_BY(mu_);
+    std::condition_variable idle_;  // signalled when in_flight_ or writers_ drops
+    RigStats stats_ GUARDED_BY(mu_);
+    // Under mu_ with current_: a credential's content is rendered from the
+    // kept lines, and both must change together.
+    GitRewritePolicy git_ GUARDED_BY(mu_);
+    bool retired_ GUARDED_BY(mu_) = false;
     std::shared_ptr<const void> owner_;
-    std::mutex write_through_mu_;  // one write-through at a time, newest content
 };
 
 }  // namespace credfs

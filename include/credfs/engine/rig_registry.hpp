@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "credfs/core/config.hpp"
+#include "credfs/engine/backing_dir.hpp"
 #include "credfs/engine/rig.hpp"
 
 namespace credfs {
@@ -35,8 +36,8 @@ class RigRegistry {
     /// Builds one Rig per entry of `config.rigs`. `clock` and `backing` must
     /// outlive the registry; `config` and `source` are kept alive by the rigs.
     /// `on_refreshed` is handed to every Rig (see Rig::Rig). With `backing`,
-    /// each rig writes through to its fallback file there and is seeded from
-    /// it now.
+    /// each rig gets a FallbackStore for its file there, writes through to it
+    /// and is seeded from it now.
     RigRegistry(const std::shared_ptr<const Config>& config,
                 const std::shared_ptr<TokenSource>& source, const Clock& clock, RandomUnit random,
                 std::function<void()> on_refreshed, const BackingDir* backing = nullptr);
