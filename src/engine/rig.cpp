@@ -9,15 +9,12 @@
 #include <thread>
 
 #include "credfs/engine/fallback_state.hpp"
+#include "credfs/core/http.hpp"
 #include "credfs/core/log.hpp"
 
 namespace credfs {
 
 namespace {
-/// The longest an upstream's Retry-After may hold back the next refresh
-/// (seconds): GitHub's secondary rate limits ask for a minute or so.
-constexpr double kMaxRetryAfterS = 600;
-
 constexpr size_t kMaxKeptBytes = size_t{512} * 1024;
 // A token that never expires (a PAT file) is re-read this often, so rotating
 // the PAT needs no restart.
