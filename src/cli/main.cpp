@@ -10,11 +10,12 @@
 
 #include "credfs/cli/cli_check.hpp"
 #include "credfs/cli/cli_status.hpp"
-#include "credfs/core/config.hpp"
-#include "credfs/daemon/daemon.hpp"
 #include "credfs/cli/doctor.hpp"
-#include "credfs/core/log.hpp"
 #include "credfs/cli/mount_probe.hpp"
+#include "credfs/core/config.hpp"
+#include "credfs/core/log.hpp"
+#include "credfs/daemon/daemon.hpp"
+#include "credfs/sources/config_files.hpp"
 
 namespace {
 
@@ -92,6 +93,7 @@ std::string unknown_option(char** argv, const char* command) {
 bool load_or_report(const std::string& path, credfs::Config& config) {
     try {
         config = credfs::load_config(path, credfs::process_env());
+        credfs::check_config_files(config);
         return true;
     } catch (const credfs::ConfigError& e) {
         std::fprintf(stderr, "gastown-credfs: config %s: %s\n", path.c_str(), e.what());

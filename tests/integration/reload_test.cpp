@@ -74,5 +74,20 @@ TEST_F(ReloadTest, ChangedSettingsApply) {
     EXPECT_TRUE(fake_.is_valid(token_from_line(r.data).value_or("")));
 }
 
+TEST_F(ReloadTest, AReloadChecksTheFilesTheConfigNames) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    ASSERT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
+    ASSERT_EQ(::unlink(harness_.jwt_path().c_str()), 0);
+    ASSERT_NO_FATAL_FAILURE(hangup());
+    ASSERT_TRUE(wait_until(
+        [&] { return harness_.log_text().find("reload refused") != std::string::npos; }, 20s));
+    EXPECT_NE(harness_.log_text().find("source.container_token_file: cannot read \"" +
+                                       harness_.jwt_path() + "\""),
+              std::string::npos)
+        << harness_.log_text();
+    EXPECT_TRUE(harness_.alive());
+    EXPECT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
+}
+
 }  // namespace
 }  // namespace credfs::itest
