@@ -310,6 +310,23 @@ LogConfig parse_log(const Json::Value& root, const std::string& base_dir) {
     return log;
 }
 
+/// Cross-field rules that do not refuse a config but say what it will do.
+std::vector<std::string> warnings_for(const Config& cfg) {
+    std::vector<std::string> out;
+    if (cfg.refresh.margin_s < cfg.refresh.min_ttl_s) {
+        out.emplace_back(
+            "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their "
+            "background refresh, so reads will wait for on-demand refreshes");
+    }
+    if (cfg.source.type == SourceConfig::Type::Gastown &&
+        cfg.source.request_timeout_s >= cfg.refresh.read_timeout_s) {
+        out.emplace_back(
+            "source.request_timeout_s >= refresh.read_timeout_s: a read may give up "
+            "before the request it waits for can fail or succeed");
+    }
+    return out;
+}
+
 }  // namespace
 
 EnvLookup process_env() {
@@ -331,6 +348,7 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, std::str
     cfg.source = parse_source(root, env, base_dir);
     cfg.refresh = parse_refresh(root);
     cfg.rigs = parse_rigs(root, env, base_dir);
+    cfg.warnings = warnings_for(cfg);
     return cfg;
 }
 

@@ -110,6 +110,8 @@ bool Reloader::reload_now() {
         spdlog::error("reload refused, keeping the running config: {}", e.what());
         return false;
     }
+    // The same warnings as at startup: a reload must not hide them.
+    for (const auto& warning : next->warnings) spdlog::warn("{}", warning);
     spdlog::info("reloaded {}: {} rig(s); added: {}; removed: {} (their static files stay)",
                  config_path_, next->rigs.size(), join(s.added), join(s.removed));
     config_ = std::move(next);

@@ -300,5 +300,28 @@ TEST_F(ConfigTest, ParsingTouchesNoFile) {
     EXPECT_EQ(exec.source.command[0], "/nonexistent/bin/prog");
 }
 
+TEST_F(ConfigTest, CrossFieldWarningsAreOneLineEach) {
+    EXPECT_TRUE(parse_config(gastown(), env()).warnings.empty());
+    const Config stale = parse_config(
+        gastown(R"(, "refresh": {"margin_s": 100, "min_ttl_s": 200, "assumed_ttl_s": 3000})"),
+        env());
+    ASSERT_EQ(stale.warnings.size(), 1u);
+    EXPECT_EQ(stale.warnings[0],
+              "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their background "
+              "refresh, so reads will wait for on-demand refreshes");
+    const Config slow = parse_config(gastown(R"(, "refresh": {"read_timeout_s": 8})"), env());
+    ASSERT_EQ(slow.warnings.size(), 1u);
+    EXPECT_EQ(slow.warnings[0],
+              "source.request_timeout_s >= refresh.read_timeout_s: a read may give up before the "
+              "request it waits for can fail or succeed");
+    // Only the gastown source's request is what a read waits on here.
+    std::ofstream(dir_ + "/pat") << "ghp_x\n";
+    EXPECT_TRUE(parse_config(R"({"source": {"type": "static", "token_file": "pat"},
+                                "refresh": {"read_timeout_s": 1}, "rigs": [{"id": "r"}]})",
+                             env(), dir_)
+                    .warnings.empty());
+    for (const auto& w : stale.warnings) EXPECT_EQ(w.find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace credfs

@@ -94,6 +94,10 @@ struct Config {
     RefreshConfig refresh;
     std::vector<RigConfig> rigs;
     LogConfig log;
+    /// Settings that work but probably not as meant (cross-field rules such
+    /// as refresh.margin_s < refresh.min_ttl_s): one line each, naming the
+    /// keys, for the log at startup, on reload and in `check`.
+    std::vector<std::string> warnings;
 };
 
 /// A config that cannot be used. what() is one line naming the key and the
@@ -110,7 +114,8 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_env();
 
 /// Parses and validates a config from JSON text, as a whole: every key,
-/// every cross-field rule. Pure: touches no file, so startup, `check` and a SIGHUP
+/// every cross-field rule (errors) and the cross-field warnings
+/// (Config::warnings). Pure: touches no file, so startup, `check` and a SIGHUP
 /// reload apply exactly the same rules; the files the config names (token
 /// files, keys, commands, log.file's directory) are checked where they are
 /// used (sources/config_files.hpp). `env` supplies GASTOWN_API_URL /
