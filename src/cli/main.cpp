@@ -10,11 +10,12 @@
 
 #include "credfs/cli/cli_check.hpp"
 #include "credfs/cli/cli_status.hpp"
-#include "credfs/core/config.hpp"
-#include "credfs/daemon/daemon.hpp"
 #include "credfs/cli/doctor.hpp"
-#include "credfs/core/log.hpp"
 #include "credfs/cli/mount_probe.hpp"
+#include "credfs/core/config.hpp"
+#include "credfs/core/log.hpp"
+#include "credfs/daemon/daemon.hpp"
+#include "credfs/sources/config_files.hpp"
 
 namespace {
 
@@ -92,6 +93,7 @@ std::string unknown_option(char** argv, const char* command) {
 bool load_or_report(const std::string& path, credfs::Config& config) {
     try {
         config = credfs::load_config(path, credfs::process_env());
+        credfs::check_config_files(config);
         return true;
     } catch (const credfs::ConfigError& e) {
         std::fprintf(stderr, "gastown-credfs: config %s: %s\n", path.c_str(), e.what());
@@ -156,6 +158,10 @@ int check_command(int argc, char** argv) {
         return usage_error(std::string("check: unexpected argument '") + argv[optind] + "'");
     credfs::Config config;
     if (!load_or_report(config_path, config)) return 2;
+    for (const auto& warning : config.warnings) {
+        std::fprintf(stderr, "gastown-credfs: config %s: warning: %s\n", config_path.c_str(),
+                     warning.c_str());
+    }
     // The report is the output; the sources' own log lines would repeat it.
     spdlog::set_level(spdlog::level::off);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -244,17 +250,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "gastown-credfs: config %s: %s\n", config_path.c_str(), e.what());
         return 2;
     }
-    if (config.refresh.margin_s < config.refresh.min_ttl_s) {
-        spdlog::warn(
-            "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their "
-            "background refresh, so reads will wait for on-demand refreshes");
-    }
-    if (config.source.type == credfs::SourceConfig::Type::Gastown &&
-        config.source.request_timeout_s >= config.refresh.read_timeout_s) {
-        spdlog::warn(
-            "source.request_timeout_s >= refresh.read_timeout_s: a read may give up "
-            "before the request it waits for can fail or succeed");
-    }
+    for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const int rc = credfs::run_daemon(config, options);
     curl_global_cleanup();

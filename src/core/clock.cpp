@@ -45,6 +45,25 @@ std::optional<long> parse_zone(std::string_view s, size_t pos) {
 
 }  // namespace
 
+std::optional<WallTime> wall_time_from_utc(int year, int month, int day, int hour, int minute,
+                                           int second) {
+    // Years past 2200 would overflow the nanosecond wall clock (2262).
+    if (year < 1970 || year > 2200 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 ||
+        hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 60) {
+        return std::nullopt;
+    }
+    struct tm tm {};
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = second;
+    const time_t epoch = timegm(&tm);
+    if (tm.tm_mday != day) return std::nullopt;  // timegm rolled Feb 31 into March
+    return WallClock::from_time_t(epoch);
+}
+
 std::optional<WallTime> parse_iso8601(std::string_view s) {
     int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
     if (!parse_fixed(s, 0, 4, year) || !expect(s, 4, '-') || !parse_fixed(s, 5, 2, mon) ||
@@ -52,11 +71,6 @@ std::optional<WallTime> parse_iso8601(std::string_view s) {
         !(expect(s, 10, 'T') || expect(s, 10, 't') || expect(s, 10, ' ')) ||
         !parse_fixed(s, 11, 2, hour) || !expect(s, 13, ':') || !parse_fixed(s, 14, 2, min) ||
         !expect(s, 16, ':') || !parse_fixed(s, 17, 2, sec)) {
-        return std::nullopt;
-    }
-    // Years past 2200 would overflow the nanosecond wall clock (2262).
-    if (year < 1970 || year > 2200 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 ||
-        min > 59 || sec > 60) {
         return std::nullopt;
     }
     size_t pos = 19;
@@ -73,17 +87,9 @@ std::optional<WallTime> parse_iso8601(std::string_view s) {
     if (pos >= s.size()) return std::nullopt;
     const auto zone = parse_zone(s, pos);
     if (!zone) return std::nullopt;
-    struct tm tm {};
-    tm.tm_year = year - 1900;
-    tm.tm_mon = mon - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hour;
-    tm.tm_min = min;
-    tm.tm_sec = sec;
-    const time_t local = timegm(&tm);
-    if (tm.tm_mday != day) return std::nullopt;  // timegm rolled Feb 31 into March
-    const time_t epoch = local - *zone;
-    return WallClock::from_time_t(epoch) + to_wall_duration(fraction);
+    const auto local = wall_time_from_utc(year, mon, day, hour, min, sec);
+    if (!local) return std::nullopt;
+    return *local - std::chrono::seconds(*zone) + to_wall_duration(fraction);
 }
 
 std::string format_iso8601(WallTime t) {

@@ -3,87 +3,25 @@
 #include <json/json.h>
 
 #include <spdlog/common.h>
-#include <unistd.h>
-#include "credfs/sources/github_app_source.hpp"
 
-#include <algorithm>
-#include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 #include <sstream>
+
+#include "config_json.hpp"
 
 namespace credfs {
 
 namespace {
 
-constexpr double kMaxSeconds = 1e7;
-
-[[noreturn]] void fail(const std::string& key, const std::string& problem) {
-    throw ConfigError(key + ": " + problem);
-}
-
-/// Refuses keys this version does not know: a typo must not silently fall back
-/// to a default.
-void check_keys(const Json::Value& obj, const std::string& where,
-                const std::set<std::string>& known) {
-    for (const auto& name : obj.getMemberNames()) {
-        if (!known.contains(name)) fail(where.empty() ? name : where + "." + name, "unknown key");
-    }
-}
-
-const Json::Value& object_at(const Json::Value& parent, const std::string& name,
-                             const std::string& key) {
-    const Json::Value& v = parent[name];
-    if (!v.isNull() && !v.isObject()) fail(key, "must be an object");
-    return v;
-}
-
-std::optional<std::string> string_at(const Json::Value& parent, const std::string& name,
-                                     const std::string& key) {
-    const Json::Value& v = parent[name];
-    if (v.isNull()) return std::nullopt;
-    if (!v.isString()) fail(key, "must be a string");
-    return v.asString();
-}
-
-void seconds_at(const Json::Value& parent, const std::string& name, const std::string& key,
-                double& out) {
-    const Json::Value& v = parent[name];
-    if (v.isNull()) return;
-    if (!v.isNumeric() || v.isBool()) fail(key, "must be a number of seconds");
-    const double s = v.asDouble();
-    if (!std::isfinite(s) || s < 0) fail(key, "must be a non-negative number of seconds");
-    // Past this, sums with wall time and curl's millisecond longs overflow.
-    if (s > kMaxSeconds) fail(key, "must be at most 10000000 seconds");
-    out = s;
-}
-
-void at_least_a_millisecond(double value, const std::string& key) {
-    if (value < 0.001) fail(key, "must be at least 0.001 seconds");
-}
+using namespace config_json;
 
 /// Relative paths are taken from the config file's directory, since the
 /// detached daemon runs in "/".
 std::string resolve(const std::string& path, const std::string& base_dir) {
     if (path.empty() || path.front() == '/') return path;
     return base_dir + "/" + path;
-}
-
-/// A file holding a secret must be a readable, non-empty regular file.
-void check_secret_file(const std::string& path, const std::string& key) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) fail(key, "\"" + path + "\" is a directory");
-    std::ifstream in(path);
-    if (!in) fail(key, "cannot read \"" + path + "\"");
-    std::string word;
-    if (!(in >> word)) fail(key, "\"" + path + "\" is empty");
-}
-
-bool has_control_or_space(const std::string& s) {
-    return std::any_of(s.begin(), s.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
 }
 
 /// An id that becomes one path segment of the control plane's URL.
@@ -125,14 +63,14 @@ void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::stri
     seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
     seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
     out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
-    if (!out.ca_bundle.empty()) check_secret_file(out.ca_bundle, "source.ca_bundle");
     at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
     at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
-    if (!out.container_token_file.empty()) {
-        check_secret_file(out.container_token_file, "source.container_token_file");
-    } else if (auto tok = env(out.container_token_env); !tok || tok->empty()) {
-        fail("source.container_token_env",
-             out.container_token_env + " is not set and source.container_token_file is not given");
+    if (out.container_token_file.empty()) {
+        if (auto tok = env(out.container_token_env); !tok || tok->empty()) {
+            fail("source.container_token_env", out.container_token_env +
+                                                   " is not set and source.container_token_file "
+                                                   "is not given");
+        }
     }
 }
 
@@ -148,12 +86,9 @@ void parse_exec(const Json::Value& src, const std::string& base_dir, SourceConfi
             fail(key, "must be a non-empty string");
         out.command.push_back(cmd[i].asString());
     }
+    // A bare name is looked up on PATH when it runs; a path is the config's.
     if (out.command[0].find('/') != std::string::npos) {
         out.command[0] = resolve(out.command[0], base_dir);
-        if (::access(out.command[0].c_str(), X_OK) != 0 ||
-            std::filesystem::is_directory(out.command[0])) {
-            fail("source.command[0]", "\"" + out.command[0] + "\" is not an executable file");
-        }
     }
     seconds_at(src, "timeout_s", "source.timeout_s", out.exec_timeout_s);
     at_least_a_millisecond(out.exec_timeout_s, "source.timeout_s");
@@ -183,13 +118,6 @@ void parse_github_app(const Json::Value& src, const std::string& base_dir, Sourc
     out.private_key_file = resolve(
         string_at(src, "private_key_file", "source.private_key_file").value_or(""), base_dir);
     if (out.private_key_file.empty()) fail("source.private_key_file", "missing");
-    check_secret_file(out.private_key_file, "source.private_key_file");
-    try {
-        load_private_key(out.private_key_file);
-    } catch (const SourceError&) {
-        fail("source.private_key_file",
-             "\"" + out.private_key_file + "\" is not a PEM private key (PKCS#1 or PKCS#8)");
-    }
     out.api_url = string_at(src, "api_url", "source.api_url").value_or("https://api.github.com");
     while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
     if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
@@ -200,7 +128,6 @@ void parse_github_app(const Json::Value& src, const std::string& base_dir, Sourc
     at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
     at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
     out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
-    if (!out.ca_bundle.empty()) check_secret_file(out.ca_bundle, "source.ca_bundle");
 }
 
 void parse_scope(const Json::Value& v, const std::string& key, RigConfig& rig) {
@@ -241,7 +168,6 @@ SourceConfig parse_source(const Json::Value& root, const EnvLookup& env,
         out.token_file = string_at(src, "token_file", "source.token_file").value_or("");
         if (out.token_file.empty()) fail("source.token_file", "missing");
         out.token_file = resolve(out.token_file, base_dir);
-        check_secret_file(out.token_file, "source.token_file");
     } else if (type == "github_app") {
         out.type = SourceConfig::Type::GitHubApp;
         parse_github_app(src, base_dir, out);
@@ -381,17 +307,24 @@ LogConfig parse_log(const Json::Value& root, const std::string& base_dir) {
         fail("log.format", "unknown format \"" + format + "\" (plain or json)");
     }
     log.file = resolve(string_at(v, "file", "log.file").value_or(""), base_dir);
-    if (!log.file.empty()) {
-        std::error_code ec;
-        const auto dir = std::filesystem::path(log.file).parent_path();
-        if (!std::filesystem::is_directory(dir, ec)) {
-            fail("log.file", "directory \"" + dir.string() + "\" does not exist");
-        }
-        if (std::filesystem::is_directory(log.file, ec)) {
-            fail("log.file", "\"" + log.file + "\" is a directory");
-        }
-    }
     return log;
+}
+
+/// Cross-field rules that do not refuse a config but say what it will do.
+std::vector<std::string> warnings_for(const Config& cfg) {
+    std::vector<std::string> out;
+    if (cfg.refresh.margin_s < cfg.refresh.min_ttl_s) {
+        out.emplace_back(
+            "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their "
+            "background refresh, so reads will wait for on-demand refreshes");
+    }
+    if (cfg.source.type == SourceConfig::Type::Gastown &&
+        cfg.source.request_timeout_s >= cfg.refresh.read_timeout_s) {
+        out.emplace_back(
+            "source.request_timeout_s >= refresh.read_timeout_s: a read may give up "
+            "before the request it waits for can fail or succeed");
+    }
+    return out;
 }
 
 }  // namespace
@@ -407,22 +340,7 @@ EnvLookup process_env() {
 
 Config parse_config(const std::string& json_text, const EnvLookup& env, std::string base_dir) {
     if (base_dir.empty()) base_dir = std::filesystem::current_path().string();
-    Json::CharReaderBuilder builder;
-    Json::CharReaderBuilder::strictMode(&builder.settings_);
-    std::unique_ptr<Json::CharReader> reader(builder.newCharReader());
-    Json::Value root;
-    std::string errors;
-    if (!reader->parse(json_text.data(), json_text.data() + json_text.size(), &root, &errors)) {
-        // jsoncpp reports "* Line L, Column C\n  message\n...": fold it onto one line.
-        std::string one_line;
-        for (char c : errors) {
-            if (c == '\n' || c == '*') c = ' ';
-            if (c == ' ' && (one_line.empty() || one_line.back() == ' ')) continue;
-            one_line.push_back(c);
-        }
-        while (!one_line.empty() && one_line.back() == ' ') one_line.pop_back();
-        fail("config", "invalid JSON: " + one_line);
-    }
+    const Json::Value root = parse_strict(json_text);
     if (!root.isObject()) fail("config", "must be a JSON object");
     check_keys(root, "", {"source", "refresh", "rigs", "log"});
     Config cfg;
@@ -430,6 +348,7 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, std::str
     cfg.source = parse_source(root, env, base_dir);
     cfg.refresh = parse_refresh(root);
     cfg.rigs = parse_rigs(root, env, base_dir);
+    cfg.warnings = warnings_for(cfg);
     return cfg;
 }
 

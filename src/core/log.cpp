@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <filesystem>
 #include <regex>
 
 namespace credfs {
@@ -109,6 +110,18 @@ std::string json_log_line(WallTime time, std::string_view level, std::string_vie
     append_json_string(out, msg);
     out += "}\n";
     return out;
+}
+
+void check_log_file(const LogConfig& config) {
+    if (config.file.empty()) return;
+    std::error_code ec;
+    const auto dir = std::filesystem::path(config.file).parent_path();
+    if (!std::filesystem::is_directory(dir, ec)) {
+        throw ConfigError("log.file: directory \"" + dir.string() + "\" does not exist");
+    }
+    if (std::filesystem::is_directory(config.file, ec)) {
+        throw ConfigError("log.file: \"" + config.file + "\" is a directory");
+    }
 }
 
 void init_logging(const LogConfig& config) {

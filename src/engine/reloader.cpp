@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "credfs/sources/config_files.hpp"
 #include "credfs/sources/source_factory.hpp"
 
 namespace credfs {
@@ -89,7 +90,9 @@ bool Reloader::reload_now() {
     std::lock_guard lock(mu_);
     std::shared_ptr<const Config> next;
     try {
-        next = std::make_shared<const Config>(load_config(config_path_, process_env()));
+        Config parsed = load_config(config_path_, process_env());
+        check_config_files(parsed);
+        next = std::make_shared<const Config>(std::move(parsed));
     } catch (const ConfigError& e) {
         spdlog::error("reload refused, keeping the running config: {}: {}", config_path_, e.what());
         return false;
@@ -107,6 +110,8 @@ bool Reloader::reload_now() {
         spdlog::error("reload refused, keeping the running config: {}", e.what());
         return false;
     }
+    // The same warnings as at startup: a reload must not hide them.
+    for (const auto& warning : next->warnings) spdlog::warn("{}", warning);
     spdlog::info("reloaded {}: {} rig(s); added: {}; removed: {} (their static files stay)",
                  config_path_, next->rigs.size(), join(s.added), join(s.removed));
     config_ = std::move(next);

@@ -4,8 +4,6 @@
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
-#include <time.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -13,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "credfs/core/http.hpp"
 #include "credfs/core/log.hpp"
 
 namespace credfs {
@@ -66,27 +65,6 @@ std::string not_an_object(const std::string& body, bool parsed) {
         why = "malformed or truncated JSON";
     }
     return "response is not a JSON object (" + why + ", " + std::to_string(body.size()) + " bytes)";
-}
-
-std::string header(const HttpResponse& r, const std::string& name) {
-    const auto it = r.headers.find(name);
-    return it == r.headers.end() ? "" : it->second;
-}
-
-// Seconds a Retry-After header (delta-seconds or an HTTP-date, RFC 9110
-// 10.2.3) asks for, at most kMaxRetryAfterS; 0 when absent or unreadable.
-double retry_after_s(const std::string& value, WallTime now) {
-    if (value.empty()) return 0;
-    double seconds = 0;
-    if (std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); })) {
-        seconds = value.size() > 9 ? GastownSource::kMaxRetryAfterS : std::atof(value.c_str());
-    } else {
-        std::tm tm{};
-        const char* end = ::strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        if (end == nullptr || *end != '\0') return 0;
-        seconds = seconds_between(now, WallClock::from_time_t(timegm(&tm)));
-    }
-    return std::clamp(seconds, 0.0, GastownSource::kMaxRetryAfterS);
 }
 
 // "scheme://host[:port]" of a Location header: where a redirect pointed,
@@ -225,15 +203,17 @@ Token GastownSource::fetch(const RigConfig& rig) {
     const std::string who =
         "rig " + rig.id + ": HTTP " + std::to_string(resp.status) + " from " + url;
     if (resp.status >= 300 && resp.status <= 399) {
-        throw SourceError(who + ": a redirect to " + redirect_target(header(resp, "location")) +
+        throw SourceError(who + ": a redirect to " +
+                              redirect_target(header_value(resp.headers, "location")) +
                               ", not followed (the container token is only sent to "
                               "source.api_url)",
                           resp.status);
     }
     if (resp.status < 200 || resp.status > 299) {
-        const double wait = resp.status == 429 || resp.status >= 500
-                                ? retry_after_s(header(resp, "retry-after"), clock_.now())
-                                : 0;
+        const double wait =
+            resp.status == 429 || resp.status >= 500
+                ? parse_retry_after(header_value(resp.headers, "retry-after"), clock_.now())
+                : 0;
         throw SourceError(who + upstream_message(resp.body, jwt) +
                               (wait > 0 ? fmt::format("; the upstream asks to retry after {:.0f} s "
                                                       "(Retry-After)",

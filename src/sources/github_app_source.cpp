@@ -3,7 +3,6 @@
 #include <json/json.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <time.h>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "credfs/core/http.hpp"
 #include "credfs/sources/gastown_source.hpp"
 
 namespace credfs {
@@ -24,37 +24,27 @@ std::string compact(const Json::Value& v) {
     return Json::writeString(w, v);
 }
 
-/// RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), as wall time.
-std::optional<WallTime> parse_http_date(const std::string& text) {
-    struct tm tm {};
-    const char* end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == nullptr || *end != '\0') return std::nullopt;
-    return WallClock::from_time_t(timegm(&tm));
-}
-
 bool is_clock_complaint(const std::string& body) {
     return body.find("'Issued at' claim") != std::string::npos ||
            body.find("'Expiration time' claim") != std::string::npos;
 }
 
-std::string header(const HttpResponse& r, const std::string& name) {
-    const auto it = r.headers.find(name);
-    return it == r.headers.end() ? "" : it->second;
-}
-
-/// Seconds GitHub asked us to wait, from Retry-After or x-ratelimit-reset.
+/// Seconds GitHub asked us to wait, from Retry-After or x-ratelimit-reset
+/// (both capped at kMaxRetryAfterS); 60 when it said neither.
 double retry_after(const HttpResponse& r, WallTime now) {
-    if (const std::string s = header(r, "retry-after"); !s.empty()) return std::atof(s.c_str());
-    if (const std::string s = header(r, "x-ratelimit-reset"); !s.empty()) {
-        return std::max(0.0, std::atof(s.c_str()) -
-                                 std::chrono::duration<double>(now.time_since_epoch()).count());
+    if (const std::string s = header_value(r.headers, "retry-after"); !s.empty()) {
+        return parse_retry_after(s, now);
+    }
+    if (const std::string s = header_value(r.headers, "x-ratelimit-reset"); !s.empty()) {
+        return parse_ratelimit_reset(s, now).value_or(0);
     }
     return 60;
 }
 
 bool rate_limited(const HttpResponse& r) {
-    return r.status == 429 || (r.status == 403 && (header(r, "x-ratelimit-remaining") == "0" ||
-                                                   !header(r, "retry-after").empty()));
+    return r.status == 429 ||
+           (r.status == 403 && (header_value(r.headers, "x-ratelimit-remaining") == "0" ||
+                                !header_value(r.headers, "retry-after").empty()));
 }
 
 }  // namespace
@@ -114,7 +104,7 @@ GitHubAppSource::GitHubAppSource(SourceConfig config, HttpClient& http, const Cl
       key_(load_private_key(config_.private_key_file)) {}
 
 bool GitHubAppSource::measure_skew(const HttpResponse& resp) {
-    const auto server = parse_http_date(header(resp, "date"));
+    const auto server = parse_http_date(header_value(resp.headers, "date"));
     if (!server) return false;
     // Date has one-second resolution: only a change beyond that is news.
     const double measured = seconds_between(clock_.now(), *server);

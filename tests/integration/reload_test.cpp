@@ -74,5 +74,35 @@ TEST_F(ReloadTest, ChangedSettingsApply) {
     EXPECT_TRUE(fake_.is_valid(token_from_line(r.data).value_or("")));
 }
 
+TEST_F(ReloadTest, AReloadLogsTheConfigsWarningsAsStartupDoes) {
+    const std::string warning = "source.request_timeout_s >= refresh.read_timeout_s";
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    EXPECT_EQ(harness_.log_text().find(warning), std::string::npos) << "none at startup";
+    RefreshParams slow;
+    slow.read_timeout_s = 5;  // the harness's source.request_timeout_s is 5
+    harness_.write_config(fake_.base_url(), slow, {{"rig-a", ""}});
+    ASSERT_NO_FATAL_FAILURE(hangup());
+    ASSERT_TRUE(
+        wait_until([&] { return harness_.log_text().find("reloaded ") != std::string::npos; }, 20s))
+        << harness_.log_text();
+    EXPECT_NE(harness_.log_text().find(warning), std::string::npos) << harness_.log_text();
+    EXPECT_TRUE(harness_.alive());
+}
+
+TEST_F(ReloadTest, AReloadChecksTheFilesTheConfigNames) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    ASSERT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
+    ASSERT_EQ(::unlink(harness_.jwt_path().c_str()), 0);
+    ASSERT_NO_FATAL_FAILURE(hangup());
+    ASSERT_TRUE(wait_until(
+        [&] { return harness_.log_text().find("reload refused") != std::string::npos; }, 20s));
+    EXPECT_NE(harness_.log_text().find("source.container_token_file: cannot read \"" +
+                                       harness_.jwt_path() + "\""),
+              std::string::npos)
+        << harness_.log_text();
+    EXPECT_TRUE(harness_.alive());
+    EXPECT_EQ(read_whole_file(harness_.file("rig-a")).error, 0);
+}
+
 }  // namespace
 }  // namespace credfs::itest

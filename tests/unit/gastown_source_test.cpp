@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 
+#include "credfs/core/http.hpp"
 #include "credfs/sources/gastown_source.hpp"
 #include "test_support.hpp"
 
@@ -266,8 +267,8 @@ TEST_F(GastownSourceTest, RetryAfterOn429And5xxIsHonouredAndCapped) {
     };
     EXPECT_DOUBLE_EQ(wait_for(503, "7"), 7);
     EXPECT_DOUBLE_EQ(wait_for(429, "2"), 2);
-    EXPECT_DOUBLE_EQ(wait_for(500, "99999"), GastownSource::kMaxRetryAfterS);
-    EXPECT_DOUBLE_EQ(wait_for(502, "123456789012345"), GastownSource::kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(wait_for(500, "99999"), kMaxRetryAfterS);
+    EXPECT_DOUBLE_EQ(wait_for(502, "123456789012345"), kMaxRetryAfterS);
     EXPECT_DOUBLE_EQ(wait_for(503, "soon"), 0);
     EXPECT_DOUBLE_EQ(wait_for(503, "-5"), 0);
     EXPECT_DOUBLE_EQ(wait_for(400, "7"), 0) << "only 429 and 5xx ask to wait";

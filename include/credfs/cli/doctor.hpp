@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "credfs/core/clock.hpp"
-#include "credfs/sources/command_output.hpp"
+#include "credfs/sources/subprocess.hpp"
 
 namespace credfs {
 

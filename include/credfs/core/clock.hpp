@@ -33,6 +33,14 @@ class SystemClock final : public Clock {
     WallTime now() const override { return WallClock::now(); }
 };
 
+/// The wall time of a UTC calendar date and time (month 1..12, day 1..31,
+/// hour 0..23, minute 0..59, second 0..60). std::nullopt when a field is out
+/// of range, the day does not exist in that month (Feb 31), or the year lies
+/// outside 1970..2200 (the nanosecond wall clock overflows in 2262). Shared by
+/// the ISO-8601 and HTTP-date parsers (core/http.hpp).
+std::optional<WallTime> wall_time_from_utc(int year, int month, int day, int hour, int minute,
+                                           int second);
+
 /// Parses an ISO-8601 UTC timestamp as GitHub and Gastown send it:
 /// "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+hh:mm|-hh:mm)". Returns std::nullopt
 /// on anything else (no time zone, out-of-range fields, trailing bytes).

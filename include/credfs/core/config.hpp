@@ -94,6 +94,10 @@ struct Config {
     RefreshConfig refresh;
     std::vector<RigConfig> rigs;
     LogConfig log;
+    /// Settings that work but probably not as meant (cross-field rules such
+    /// as refresh.margin_s < refresh.min_ttl_s): one line each, naming the
+    /// keys, for the log at startup, on reload and in `check`.
+    std::vector<std::string> warnings;
 };
 
 /// A config that cannot be used. what() is one line naming the key and the
@@ -109,13 +113,17 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 /// The process environment (getenv).
 EnvLookup process_env();
 
-/// Parses and validates a config from JSON text.
-/// `env` supplies GASTOWN_API_URL / GASTOWN_TOWN_ID fallbacks and the
-/// container-token variable. Relative file paths are resolved against
-/// `base_dir` (empty: the current directory) and stored absolute. Token files
-/// are checked to be readable, non-empty regular files here, not read into the
-/// config. Durations must lie in [0, 1e7] seconds (timeouts and the first
-/// backoff at least 0.001). Throws ConfigError on the first problem found.
+/// Parses and validates a config from JSON text, as a whole: every key,
+/// every cross-field rule (errors) and the cross-field warnings
+/// (Config::warnings). Pure: touches no file, so startup, `check` and a SIGHUP
+/// reload apply exactly the same rules; the files the config names (token
+/// files, keys, commands, log.file's directory) are checked where they are
+/// used (sources/config_files.hpp). `env` supplies GASTOWN_API_URL /
+/// GASTOWN_TOWN_ID fallbacks and the container-token variable. Relative file
+/// paths are resolved against `base_dir` (empty: the current directory) and
+/// stored absolute. Durations must lie in [0, 1e7] seconds (timeouts and the
+/// first backoff at least 0.001). Throws ConfigError on the first problem
+/// found.
 Config parse_config(const std::string& json_text, const EnvLookup& env, std::string base_dir = "");
 
 /// Reads `path` and calls parse_config with the file's directory as base_dir.

@@ -9,6 +9,11 @@
 
 namespace credfs {
 
+/// Checks, before anything is started, that `config.file` can be created
+/// where it is: its directory exists and it is not itself a directory. No-op
+/// when empty. Throws ConfigError("log.file: ...") naming the path.
+void check_log_file(const LogConfig& config);
+
 /// Points spdlog's default logger at `config.file` (appending) or, when that is
 /// empty, at stderr; sets the level. With a file, warnings and errors also go
 /// to stderr. Lines carry an ISO timestamp and level: LogFormat::Plain writes

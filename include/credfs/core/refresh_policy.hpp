@@ -8,6 +8,7 @@
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
 #include "credfs/core/credential.hpp"
+#include "credfs/core/http.hpp"  // kMaxRetryAfterS
 
 namespace credfs {
 
@@ -30,11 +31,6 @@ WallTime refresh_time(WallTime fetched_at, WallTime expires_at, const RefreshCon
 /// (1 - 0.2 * draw) so rigs that failed together do not retry in lockstep.
 /// Never above backoff_max_s; never below 0.8 * backoff_initial_s.
 double backoff_delay(int failures, const RefreshConfig& cfg, double draw);
-
-/// The longest an upstream's Retry-After may hold back the next refresh
-/// (seconds): GitHub's secondary rate limits ask for a minute or so, and a
-/// token must not be left to die meanwhile.
-inline constexpr double kMaxRetryAfterS = 600;
 
 /// Delay in seconds before retry number `failures` after a failed refresh:
 /// backoff_delay(failures, cfg, draw), or the upstream's own `retry_after_s`

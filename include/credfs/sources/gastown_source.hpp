@@ -41,8 +41,6 @@ class GastownSource final : public TokenSource {
     /// kMaxTokenLifeS, with a warning.
     static constexpr double kMaxTokenLifeS = 3600;
     static constexpr double kExpirySkewAllowanceS = 300;
-    /// Cap on a Retry-After the upstream sends.
-    static constexpr double kMaxRetryAfterS = 600;
     /// A 401 is retried only with at least this much of request_timeout_s left.
     static constexpr double kMinRetryBudgetS = 0.05;
 
@@ -55,7 +53,7 @@ class GastownSource final : public TokenSource {
     /// CAs, or source.ca_bundle); redirects are never followed (a 3xx is an
     /// error naming only the target's scheme, host and port). A 429 or 5xx
     /// with Retry-After (seconds or an HTTP-date) carries that wait, at most
-    /// kMaxRetryAfterS, as SourceError::retry_after_s(). An expiry beyond the
+    /// kMaxRetryAfterS (core/http.hpp), as SourceError::retry_after_s(). An expiry beyond the
     /// one-hour life of an installation token is capped (see kMaxTokenLifeS).
     /// Throws SourceError naming the rig and the HTTP status or transport
     /// error.
