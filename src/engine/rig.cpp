@@ -114,7 +114,7 @@ bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
         if (cred && cred->ttl_at(clock_.now()) > 0) return true;
         // The refresh failed and nothing unexpired is left to serve: try again
         // when the backoff allows, if that is before this read gives up
-        // (invariant 1: EIO only when no refresh could succeed in time).
+        // (docs/design.md, invariant 1: EIO only when no refresh could succeed in time).
         double pause_s = kMinRetryPauseS;
         {
             MutexLock lock(mu_);

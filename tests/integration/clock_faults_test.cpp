@@ -1,4 +1,4 @@
-// Clock faults (issue #7, item 2; DESIGN.md invariant 7): the daemon is
+// Clock faults (issue #7, item 2; docs/design.md, invariant 7): the daemon is
 // frozen (SIGSTOP, as a suspended container is) for longer than its token
 // lives. Wall-clock time moves on; the first read after waking must get a
 // fresh token, never the expired one, within read_timeout_s.
@@ -116,7 +116,7 @@ TEST_F(ClockFaultTest, FirstReadAfterASuspensionPastExpiryGetsAFreshToken) {
         std::find_if(issued.begin(), issued.end(),
                      [&](const fakes::IssuedToken& t) { return t.token == *token; });
     ASSERT_NE(served, issued.end()) << "served a token the upstream never issued";
-    // Invariant 1, judged conservatively at the time the read returned.
+    // docs/design.md, invariant 1, judged conservatively at the time the read returned.
     EXPECT_GE(std::chrono::duration<double>(served->expires_at - read_at).count(), kMinTtlS)
         << "the token read after waking had less than min_ttl_s left";
 }

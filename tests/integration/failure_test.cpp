@@ -12,7 +12,7 @@ using fakes::WallClock;
 
 class FailureTest : public MountTest {};
 
-// Invariant 1: an expired token is never served; EIO instead.
+// docs/design.md, invariant 1: an expired token is never served; EIO instead.
 TEST_F(FailureTest, ExpiredTokenWithUpstreamDownIsEIOThenRecovers) {
     fake_.set_ttl(2);
     RefreshParams refresh;

@@ -39,7 +39,7 @@ double seconds_between(WallClock::time_point from, WallClock::time_point to) {
 
 class RefreshTest : public MountTest {};
 
-// Invariant 3: with nobody reading, every token is renewed ahead of expiry.
+// docs/design.md, invariant 3: with nobody reading, every token is renewed ahead of expiry.
 TEST_F(RefreshTest, BackgroundRefreshRenewsBeforeExpiryWithoutReads) {
     constexpr double kTtl = 3;
     fake_.set_ttl(kTtl);
@@ -71,7 +71,7 @@ TEST_F(RefreshTest, BackgroundRefreshRenewsBeforeExpiryWithoutReads) {
     }
 }
 
-// Invariant 2: N concurrent stale readers of one rig cause one upstream call.
+// docs/design.md, invariant 2: N concurrent stale readers of one rig cause one upstream call.
 TEST_F(RefreshTest, HerdOfStaleReadersCausesOneUpstreamCall) {
     constexpr int kReaders = 50;
     fake_.set_ttl(3);

@@ -1,4 +1,4 @@
-// Invariant 6 and the container JWT: secrets stay out of logs and argv, and
+// docs/design.md, invariant 6 and the container JWT: secrets stay out of logs and argv, and
 // the JWT file is re-read on every call because another process renews it.
 #include <sys/stat.h>
 

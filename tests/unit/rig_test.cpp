@@ -76,7 +76,7 @@ TEST_F(RigTest, ExpiredTokenAndFailingUpstreamGivesEio) {
     EXPECT_EQ(r.credential->token, "ghs_tok3");
 }
 
-// Invariant 1: EIO only when no refresh could succeed in time. A reader that
+// docs/design.md, invariant 1: EIO only when no refresh could succeed in time. A reader that
 // finds the token expired and whose refresh fails keeps its read_timeout_s:
 // it tries again when the backoff allows, before its deadline.
 TEST_F(RigTest, AnExpiredReadRetriesAFailedRefreshWithinItsTimeout) {
@@ -91,7 +91,7 @@ TEST_F(RigTest, AnExpiredReadRetriesAFailedRefreshWithinItsTimeout) {
     EXPECT_EQ(source_.calls(), 3);  // the prime, the failure, the retry
 }
 
-// Invariant 7: expiry is wall time. A container suspended past its token's
+// docs/design.md, invariant 7: expiry is wall time. A container suspended past its token's
 // expiry wakes with the wall clock jumped ahead; the first read must fetch,
 // never serve the dead token.
 TEST_F(RigTest, AReadAfterTheWallClockJumpsPastExpiryGetsAFreshToken) {

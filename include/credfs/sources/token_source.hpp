@@ -1,4 +1,4 @@
-// The one interface every token source implements (DESIGN.md, "Token sources").
+// The one interface every token source implements (docs/design.md, "Layers").
 #pragma once
 
 #include <memory>
