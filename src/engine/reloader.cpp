@@ -86,7 +86,7 @@ void Reloader::loop() {
 }
 
 bool Reloader::reload_now() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::shared_ptr<const Config> next;
     try {
         next = std::make_shared<const Config>(load_config(config_path_, process_env()));
