@@ -2,20 +2,21 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 #include <random>
+
+#include "credfs/core/thread_annotations.hpp"
 
 namespace credfs {
 
 RandomUnit default_random() {
     struct State {
-        std::mutex mu;
-        std::mt19937_64 gen{std::random_device{}()};
-        std::uniform_real_distribution<double> dist{0.0, 1.0};
+        Mutex mu;
+        std::mt19937_64 gen CREDFS_GUARDED_BY(mu){std::random_device{}()};
+        std::uniform_real_distribution<double> dist CREDFS_GUARDED_BY(mu){0.0, 1.0};
     };
     auto state = std::make_shared<State>();
     return [state] {
-        std::lock_guard lock(state->mu);
+        MutexLock lock(state->mu);
         return state->dist(state->gen);
     };
 }

@@ -137,6 +137,29 @@ void drop_inherited_fds(int keep) {
     ::close_range(keep + 1, ~0U, 0);
 }
 
+/// Blocks, in the calling thread and for its scope, the signals libfuse's
+/// handlers end the loop on, so that every thread started meanwhile inherits
+/// the block. libfuse's main loop waits in sem_wait() on the main thread and
+/// relies on the signal interrupting it; delivered to one of our own threads
+/// (the kernel picks another thread while the main thread blocks it, as
+/// libfuse does briefly around starting a worker), it only set the exit flag
+/// and the daemon went on serving until a request came.
+class LoopSignalsBlocked {
+  public:
+    LoopSignalsBlocked() {
+        sigset_t set;
+        sigemptyset(&set);
+        for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+        ::pthread_sigmask(SIG_BLOCK, &set, &old_);
+    }
+    ~LoopSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    LoopSignalsBlocked(const LoopSignalsBlocked&) = delete;
+    LoopSignalsBlocked& operator=(const LoopSignalsBlocked&) = delete;
+
+  private:
+    sigset_t old_{};
+};
+
 struct FuseArgs {
     fuse_args args = FUSE_ARGS_INIT(0, nullptr);
     FuseArgs() {
@@ -184,21 +207,32 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
         spdlog::error("cannot start FUSE (see the line above)");
         return 1;
     }
+    // Handlers before the mount, as libfuse's examples do: a SIGTERM that
+    // comes as soon as the mount is visible must end the loop and unmount,
+    // not kill the process and leave a dead mount.
+    fuse_set_signal_handlers(se);
     if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
         spdlog::error("cannot mount at {}: check /dev/fuse, fusermount3 and permissions",
                       options.mountpoint);
+        fuse_remove_signal_handlers(se);
         fuse_session_destroy(se);
         return 1;
     }
-    fuse_set_signal_handlers(se);
-    reloader.start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
-    spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs()->rigs.size(),
-                 options.mountpoint, source->type_name());
-    scheduler.start(registry);
     std::atomic<bool> stopping{false};
-    std::thread announcer(announce_when_serving, options.mountpoint, before.st_dev,
-                          !options.foreground, std::cref(registry), config.refresh.read_timeout_s,
-                          std::cref(stopping), std::ref(ready));
+    std::thread announcer;
+    {
+        // Our threads, and the refresh threads they start, never take the
+        // signals that must reach the main thread.
+        const LoopSignalsBlocked blocked;
+        reloader.start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
+        spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs()->rigs.size(),
+                     options.mountpoint, source->type_name());
+        scheduler.start(registry);
+        announcer =
+            std::thread(announce_when_serving, options.mountpoint, before.st_dev,
+                        !options.foreground, std::cref(registry), config.refresh.read_timeout_s,
+                        std::cref(stopping), std::ref(ready));
+    }
 
     fuse_loop_config* loop_config = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(loop_config, 0);
@@ -210,12 +244,15 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     fuse_loop_cfg_destroy(loop_config);
 
     stopping = true;
-    announcer.join();
     reloader.stop();
     scheduler.stop();
     fuse_remove_signal_handlers(se);
     fuse_session_unmount(se);
     fuse_session_destroy(se);
+    // Only now: a loop that ends early (SIGTERM during startup) may drop the
+    // request of the announcer's stat() unanswered, and that stat returns
+    // only once the session's device is closed.
+    announcer.join();
     spdlog::info("unmounted {}", options.mountpoint);
     // libfuse reports the signal that ended the loop as its result.
     const bool clean = rc == 0 || rc == SIGINT || rc == SIGTERM || rc == SIGHUP;

@@ -16,7 +16,7 @@ std::function<void()> RefreshScheduler::notifier() const {
     return [weak] {
         if (auto state = weak.lock()) {
             {
-                std::lock_guard lock(state->mu);
+                MutexLock lock(state->mu);
                 state->woken = true;
             }
             state->cv.notify_one();
@@ -30,7 +30,7 @@ void RefreshScheduler::start(const RigRegistry& registry) {
 
 void RefreshScheduler::stop() {
     {
-        std::lock_guard lock(wake_->mu);
+        MutexLock lock(wake_->mu);
         wake_->stopping = true;
     }
     wake_->cv.notify_one();
@@ -56,9 +56,12 @@ WallTime RefreshScheduler::run_due(const RigRegistry& registry, WallTime now) co
 }
 
 void RefreshScheduler::loop(const RigRegistry& registry) {
-    std::unique_lock lock(wake_->mu);
-    while (!wake_->stopping) {
-        lock.unlock();
+    WakeState& wake = *wake_;
+    while (true) {
+        {
+            MutexLock lock(wake.mu);
+            if (wake.stopping) break;
+        }
         const WallTime now = clock_.now();
         WallTime next = now + to_wall_duration(max_sleep_s_);
         try {
@@ -69,11 +72,15 @@ void RefreshScheduler::loop(const RigRegistry& registry) {
         }
         const double until_due =
             next == WallTime::max() ? max_sleep_s_ : std::max(0.0, seconds_between(now, next));
-        lock.lock();
-        if (wake_->stopping) break;
-        wake_->cv.wait_for(lock, std::chrono::duration<double>(std::min(until_due, max_sleep_s_)),
-                           [this] { return wake_->woken || wake_->stopping; });
-        wake_->woken = false;
+        MutexLock lock(wake.mu);
+        if (wake.stopping) break;
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(std::min(until_due, max_sleep_s_)));
+        while (!wake.woken && !wake.stopping) {
+            if (wake.mu.wait_until(wake.cv, deadline) == std::cv_status::timeout) break;
+        }
+        wake.woken = false;
     }
 }
 

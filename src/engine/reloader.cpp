@@ -87,7 +87,7 @@ void Reloader::loop() {
 }
 
 bool Reloader::reload_now() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     std::shared_ptr<const Config> next;
     try {
         Config parsed = load_config(config_path_, process_env());

@@ -127,6 +127,7 @@ TEST_F(CliTest, StatusOfADeadMountSaysTheDaemonDiedAndHowToClearIt) {
     fake_.set_ttl(3600);
     ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
     ASSERT_TRUE(wait_for_token("rig-a").has_value());
+    harness_.expect_killed_by_signal(SIGKILL);
     ::kill(harness_.pid(), SIGKILL);
     ASSERT_TRUE(wait_until([&] { return !harness_.alive(); }, 10s));
     const ProcessResult r = cli({"status", harness_.mountpoint()});

@@ -1,7 +1,6 @@
 #include "daemon_harness.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -61,35 +60,7 @@ void write_atomically(const std::string& path, const std::string& content, mode_
     }
 }
 
-// A child must not inherit the test's descriptors: an inherited listening
-// socket of the fake upstream would keep accepting connections after the
-// fake stops, and the daemon would see a hang instead of "connection refused".
-void close_inherited_fds() {
-    if (::close_range(3, ~0U, 0) != 0) {
-        for (int fd = 3; fd < 4096; ++fd) ::close(fd);
-    }
-}
-
-void ignore_sigpipe_once() {
-    // Writing to a child that exited early must be an error, not a signal.
-    static const bool done = [] {
-        std::signal(SIGPIPE, SIG_IGN);
-        return true;
-    }();
-    (void)done;
-}
-
 }  // namespace
-
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds poll) {
-    const auto deadline = SteadyClock::now() + timeout;
-    while (true) {
-        if (condition()) return true;
-        if (SteadyClock::now() >= deadline) return condition();
-        std::this_thread::sleep_for(poll);
-    }
-}
 
 ReadResult read_whole_file(const std::string& path) {
     ReadResult result;
@@ -126,78 +97,6 @@ std::optional<std::string> token_from_line(const std::string& content) {
     return token;
 }
 
-ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input,
-                          std::chrono::milliseconds timeout) {
-    ignore_sigpipe_once();
-    ProcessResult result;
-    int in_pipe[2], out_pipe[2], err_pipe[2];
-    if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-        ::pipe2(err_pipe, O_CLOEXEC) != 0) {
-        throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    }
-    // Everything the child touches is prepared before fork: after fork in a
-    // threaded process only async-signal-safe calls are allowed.
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-        ::dup2(in_pipe[0], 0);
-        ::dup2(out_pipe[1], 1);
-        ::dup2(err_pipe[1], 2);
-        close_inherited_fds();
-        ::execvp(args[0], args.data());
-        ::_exit(127);
-    }
-    ::close(in_pipe[0]);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
-    // Inputs here are a few bytes, far below the pipe buffer: one write
-    // cannot block.
-    if (!input.empty()) (void)!::write(in_pipe[1], input.data(), input.size());
-    ::close(in_pipe[1]);
-
-    const auto deadline = SteadyClock::now() + timeout;
-    std::array<pollfd, 2> fds{{{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}}};
-    std::array<std::string*, 2> sinks{&result.output, &result.error};
-    int open_fds = 2;
-    while (open_fds > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-        if (left.count() <= 0) {
-            result.timed_out = true;
-            break;
-        }
-        if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        for (std::size_t i = 0; i < fds.size(); ++i) {
-            if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-            char buf[4096];
-            const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
-            if (n > 0) {
-                sinks[i]->append(buf, static_cast<std::size_t>(n));
-            } else {
-                ::close(fds[i].fd);
-                fds[i].fd = -1;
-                --open_fds;
-            }
-        }
-    }
-    for (auto& f : fds) {
-        if (f.fd >= 0) ::close(f.fd);
-    }
-    if (result.timed_out) ::kill(pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!result.timed_out && WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-    return result;
-}
-
 DaemonHarness::DaemonHarness() {
     ignore_sigpipe_once();
     char tmpl[] = "/tmp/credfs-it-XXXXXX";
@@ -216,6 +115,13 @@ DaemonHarness::DaemonHarness() {
 
 DaemonHarness::~DaemonHarness() {
     stop();
+    if (const auto result = check(); !result) {
+        if (::testing::UnitTest::GetInstance()->current_test_info() != nullptr) {
+            ADD_FAILURE() << result.message();
+        } else {
+            std::cerr << "daemon_harness: " << result.message() << "\n";
+        }
+    }
     if (mounted()) {
         std::cerr << "daemon_harness: " << mountpoint_ << " is still mounted; leaving " << root_
                   << " in place\n";
@@ -284,6 +190,8 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
     args.push_back(nullptr);
 
     exit_status_.reset();
+    runs_.push_back(Run{next_expected_.value_or(ExpectedExit::exit_code(0)), std::nullopt});
+    next_expected_.reset();
     pid_ = ::fork();
     if (pid_ == 0) {
         // If the test process dies without teardown, the daemon still gets
@@ -323,10 +231,60 @@ bool DaemonHarness::alive() {
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-        exit_status_ = status;
+        record_exit(status);
         return false;
     }
     return r == 0;
+}
+
+void DaemonHarness::record_exit(int wait_status) {
+    exit_status_ = wait_status;
+    if (!runs_.empty()) runs_.back().wait_status = wait_status;
+}
+
+void DaemonHarness::allow_log_line(const std::string& pattern) {
+    allowed_.emplace_back(pattern);
+    allowed_patterns_.push_back(pattern);
+}
+
+void DaemonHarness::expect_killed_by_signal(int sig) {
+    const auto e = ExpectedExit::signal(sig);
+    if (pid_ > 0 && !exit_status_ && !runs_.empty()) {
+        runs_.back().expected = e;
+    } else {
+        next_expected_ = e;
+    }
+}
+
+void DaemonHarness::expect_exit_code(int code) {
+    const auto e = ExpectedExit::exit_code(code);
+    if (pid_ > 0 && !exit_status_ && !runs_.empty()) {
+        runs_.back().expected = e;
+    } else {
+        next_expected_ = e;
+    }
+}
+
+::testing::AssertionResult DaemonHarness::check() const {
+    std::string problems;
+    for (std::size_t i = 0; i < runs_.size(); ++i) {
+        if (!runs_[i].wait_status) continue;
+        const std::string why = exit_mismatch(runs_[i].expected, *runs_[i].wait_status);
+        if (!why.empty()) problems += "run " + std::to_string(i + 1) + ": " + why + "\n";
+    }
+    for (const auto& [name, path] : {std::pair{"log", log_path_}, {"stderr", output_path_}}) {
+        for (const auto& line : unexpected_lines(slurp(path), allowed_)) {
+            problems += std::string("unexpected line in the daemon's ") + name + ": " + line + "\n";
+        }
+    }
+    if (problems.empty()) return ::testing::AssertionSuccess();
+    std::string allowed = allowed_patterns_.empty() ? "(none)" : "";
+    for (const auto& p : allowed_patterns_) allowed += "\n  " + p;
+    return ::testing::AssertionFailure()
+           << "daemon teardown check failed:\n"
+           << problems << "allowed log lines: " << allowed << "\n"
+           << "---- daemon output (" << output_path_ << ", tail) ----\n"
+           << tail_lines(output_text(), 40) << "----\n";
 }
 
 bool DaemonHarness::reap(std::chrono::milliseconds timeout) {

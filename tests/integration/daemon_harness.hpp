@@ -4,7 +4,11 @@
 // the test never reads the mount from a thread the FUSE loop needs.
 //
 // Teardown always runs (destructor): SIGTERM, bounded wait, SIGKILL, lazy
-// unmount if the mount is still there, then the temp dir is removed.
+// unmount if the mount is still there, then the teardown check (log_check.hpp)
+// fails the running test when a run of the daemon ended otherwise than the
+// test said (exit code 0 unless expect_*()) or its log or stderr holds an
+// error line the test did not allow or a sanitizer report; then the temp dir
+// is removed.
 #pragma once
 
 #include <sys/types.h>
@@ -12,15 +16,15 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
-namespace credfs::itest {
+#include "log_check.hpp"
+#include "test_process.hpp"
 
-using namespace std::chrono_literals;
-using SteadyClock = std::chrono::steady_clock;
+namespace credfs::itest {
 
 /// The refresh section of the config; every value in seconds.
 struct RefreshParams {
@@ -39,11 +43,6 @@ struct RigSpec {
     std::string host{};  ///< Empty: the daemon's default (github.com).
 };
 
-/// Polls `condition` every `poll` until it holds or `timeout` passes.
-/// Returns the last value of `condition`.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds poll = 20ms);
-
 /// What open()+read() of a whole file gave: the bytes, or the errno of the
 /// first failing call (0 on success).
 struct ReadResult {
@@ -55,16 +54,6 @@ ReadResult read_whole_file(const std::string& path);
 /// The token in a credential line "https://x-access-token:<token>@github.com\n",
 /// or nullopt when `content` is not exactly one such line.
 std::optional<std::string> token_from_line(const std::string& content);
-
-struct ProcessResult {
-    int exit_code = -1;  ///< -1 when killed by a signal or timed out.
-    bool timed_out = false;
-    std::string output;  ///< stdout.
-    std::string error;   ///< stderr.
-};
-/// Runs argv[0] (PATH lookup) with `input` on stdin; kills it after `timeout`.
-ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input,
-                          std::chrono::milliseconds timeout);
 
 class DaemonHarness {
   public:
@@ -115,8 +104,32 @@ class DaemonHarness {
     /// Daemon log and output, for failure messages.
     std::string diagnostics() const;
 
+    /// The teardown check: lets an error or critical log line that
+    /// `pattern` (ECMAScript regex, searched anywhere in the line) finds
+    /// pass. For tests that make something fail on purpose. Sanitizer
+    /// reports are never allowed. Throws std::regex_error on a bad pattern.
+    void allow_log_line(const std::string& pattern);
+    /// The teardown check: the current run of the daemon (or, when none is
+    /// running, the next one started) is expected to end killed by `sig`
+    /// (the test kills it) or with exit code `code`, instead of exit code 0.
+    void expect_killed_by_signal(int sig);
+    void expect_exit_code(int code);
+    /// The teardown check now: every run ended as expected (a run still
+    /// going is not judged) and the log and stderr hold no unexpected line.
+    /// The destructor runs it after stop() and reports a failure with
+    /// ADD_FAILURE (on stderr outside a test).
+    ::testing::AssertionResult check() const;
+
   private:
     bool reap(std::chrono::milliseconds timeout);
+    void record_exit(int wait_status);
+
+    /// One start() of the daemon: what the test expects of its end, and
+    /// its wait status once reaped.
+    struct Run {
+        ExpectedExit expected;
+        std::optional<int> wait_status;
+    };
 
     std::string root_;
     std::string mountpoint_;
@@ -126,6 +139,10 @@ class DaemonHarness {
     std::string output_path_;
     pid_t pid_ = -1;
     std::optional<int> exit_status_;
+    std::vector<Run> runs_;
+    std::optional<ExpectedExit> next_expected_;
+    std::vector<std::string> allowed_patterns_;
+    std::vector<std::regex> allowed_;
 };
 
 }  // namespace credfs::itest

@@ -14,6 +14,7 @@ class FailureTest : public MountTest {};
 
 // docs/design.md, invariant 1: an expired token is never served; EIO instead.
 TEST_F(FailureTest, ExpiredTokenWithUpstreamDownIsEIOThenRecovers) {
+    harness_.allow_log_line("open fails with EIO: no unexpired token");  // the EIO under test
     fake_.set_ttl(2);
     RefreshParams refresh;
     refresh.margin_s = 0.5;

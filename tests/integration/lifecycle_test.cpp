@@ -41,7 +41,27 @@ TEST_F(LifecycleTest, SigtermUnmountsAndExitsZero) {
     EXPECT_FALSE(harness_.mounted());
 }
 
+// libfuse's signal handlers went in only after mounting: a SIGTERM that came
+// as the mount appeared (a supervisor stopping a daemon it just started)
+// killed the daemon and left a dead mount ("Transport endpoint is not
+// connected") instead of unmounting.
+TEST_F(LifecycleTest, SigtermAsSoonAsTheMountAppearsUnmountsAndExitsZero) {
+    harness_.write_jwt(kJwt);
+    harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", ""}});
+    for (int round = 1; round <= 20; ++round) {
+        ASSERT_TRUE(harness_.start());
+        harness_.stop();
+        ASSERT_TRUE(harness_.exit_status().has_value());
+        const int status = *harness_.exit_status();
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << "round " << round << ": " << describe_wait_status(status);
+        ASSERT_FALSE(harness_.mounted());
+    }
+}
+
 TEST_F(LifecycleTest, ASecondDaemonOnALiveMountIsRefused) {
+    // The refused second daemon logs to the same file.
+    harness_.allow_log_line("already mounted; unmount it first");
     ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
     const ProcessResult second = run_process(
         {CREDFS_BINARY, "--config", harness_.config_path(), "-f", harness_.mountpoint()}, "", 20s);

@@ -194,6 +194,7 @@ class EachUpstreamFault : public UpstreamFaultTest,
                           public ::testing::WithParamInterface<FaultCase> {};
 
 TEST_P(EachUpstreamFault, ServesTheValidTokenBacksOffThenEioThenRecovers) {
+    harness_.allow_log_line("open fails with EIO: no unexpired token");  // the EIO under test
     const FaultCase& c = GetParam();
     RedirectTarget target;
     fake_.set_redirect_location(target.url());

@@ -576,6 +576,33 @@ for t in "${tests[@]}"; do
   fi
 done
 [ ! -s "$tmp/window" ] || cat "$tmp/window"
+
+# The teardown check of the integration tests (tests/integration/log_check.hpp)
+# for the daemons started here: their log and their captured stderr hold no
+# error or critical record and no sanitizer report. Expected lines, with the
+# test that causes them, go in allowed_log_lines (extended regexes).
+allowed_log_lines=(
+)
+check_daemon_logs() {
+  local f line bad=0
+  for f in "$tmp"/daemon.log "$tmp"/*/daemon.log "$tmp"/dead-daemon.log "$tmp"/sup*.log; do
+    [ -f "$f" ] || continue
+    while IFS= read -r line; do
+      if ! grep -qE 'Sanitizer|runtime error:' <<<"$line"; then
+        local ok=0 re
+        for re in "${allowed_log_lines[@]}"; do grep -qE -- "$re" <<<"$line" && ok=1; done
+        [ "$ok" -eq 0 ] || continue
+      fi
+      echo "    unexpected line in ${f#"$tmp"/}: $line" >&2
+      bad=1
+    done < <(grep -E '^[^ ]+ (error|critical) |"level":"(error|critical)"|\[(error|critical)\]|Sanitizer|runtime error:' "$f" || true)
+  done
+  return "$bad"
+}
+echo "--- daemon_logs"
+if check_daemon_logs; then echo "PASS daemon_logs" | tee -a "$tmp/results"
+else echo "FAIL daemon_logs" | tee -a "$tmp/results"
+fi
 passed=$(grep -c '^PASS' "$tmp/results" || true)
 failed=$(grep -c '^FAIL' "$tmp/results" || true)
 echo "$passed passed, $failed failed"

@@ -58,16 +58,16 @@ class FallbackStore {
     /// concurrent writers leave the newest content on disk. A failure is
     /// counted and logged once per distinct error, never thrown. Blocks for
     /// two fsyncs. Thread-safe.
-    void write(const std::function<CredentialPtr()>& newest) EXCLUDES(write_mu_, mu_);
+    void write(const std::function<CredentialPtr()>& newest) CREDFS_EXCLUDES(write_mu_, mu_);
 
     /// The last write's outcome.
     struct Health {
         uint64_t failures = 0;  ///< Failed writes so far.
         std::string error;      ///< strerror of the last write; empty once one succeeds.
     };
-    Health health() const EXCLUDES(mu_);
+    Health health() const CREDFS_EXCLUDES(mu_);
     /// True unless the last write failed.
-    bool current() const EXCLUDES(mu_);
+    bool current() const CREDFS_EXCLUDES(mu_);
 
     /// ".<file>.credfs-state".
     static std::string state_file_name(const std::string& file);
@@ -94,9 +94,9 @@ class FallbackStore {
     const BackingDir& dir_;
     const RigConfig rig_;
     // Held across a whole write so the last writer writes the newest content.
-    Mutex write_mu_ ACQUIRED_BEFORE(mu_);
+    Mutex write_mu_ CREDFS_ACQUIRED_BEFORE(mu_);
     mutable Mutex mu_;
-    Health health_ GUARDED_BY(mu_);
+    Health health_ CREDFS_GUARDED_BY(mu_);
 };
 
 }  // namespace credfs

@@ -19,7 +19,7 @@ namespace credfs {
 
 /// One rig's policy state. Not thread-safe by design: the kept lines and the
 /// credential rendered from them must change together, so the owning Rig
-/// holds this under its own lock (Rig::mu_, GUARDED_BY there) rather than
+/// holds this under its own lock (Rig::mu_, CREDFS_GUARDED_BY there) rather than
 /// under a second one. Never holds a token.
 class GitRewritePolicy {
   public:

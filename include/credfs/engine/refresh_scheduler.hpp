@@ -6,10 +6,10 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "credfs/core/clock.hpp"
+#include "credfs/core/thread_annotations.hpp"
 #include "credfs/engine/rig_registry.hpp"
 
 namespace credfs {
@@ -46,10 +46,10 @@ class RefreshScheduler {
 
   private:
     struct WakeState {
-        std::mutex mu;
+        Mutex mu;
         std::condition_variable cv;
-        bool woken = false;
-        bool stopping = false;
+        bool woken CREDFS_GUARDED_BY(mu) = false;
+        bool stopping CREDFS_GUARDED_BY(mu) = false;
     };
 
     void loop(const RigRegistry& registry);

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
+#include "credfs/core/thread_annotations.hpp"
 #include "credfs/engine/rig_registry.hpp"
 #include "credfs/sources/token_source.hpp"
 
@@ -33,7 +33,7 @@ class Reloader {
     /// Reloads now. Returns false (after one error line in the log) when the
     /// new config is refused; the running rigs are untouched then.
     /// `log.file` and the mountpoint do not change without a restart.
-    bool reload_now();
+    bool reload_now() CREDFS_EXCLUDES(mu_);
 
   private:
     void loop();
@@ -41,9 +41,9 @@ class Reloader {
     const std::string config_path_;
     const Clock& clock_;
     RigRegistry& registry_;
-    std::mutex mu_;  // one reload at a time
-    std::shared_ptr<const Config> config_;
-    std::shared_ptr<TokenSource> source_;
+    Mutex mu_;  // one reload at a time
+    std::shared_ptr<const Config> config_ CREDFS_GUARDED_BY(mu_);
+    std::shared_ptr<TokenSource> source_ CREDFS_GUARDED_BY(mu_);
     int pipe_[2] = {-1, -1};
     std::thread thread_;
 };

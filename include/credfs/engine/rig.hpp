@@ -57,7 +57,7 @@ class Rig {
     Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
         RandomUnit random, std::function<void()> on_refreshed = {});
     /// Waits for an in-flight refresh to finish (bounded by the source's timeouts).
-    ~Rig() EXCLUDES(mu_);
+    ~Rig() CREDFS_EXCLUDES(mu_);
     Rig(const Rig&) = delete;
     Rig& operator=(const Rig&) = delete;
 
@@ -76,19 +76,19 @@ class Rig {
     /// for it at most read_timeout_s (monotonic); then serves a fresh token,
     /// else a still-unexpired one with a warning, else EIO. Never returns an
     /// expired token. Thread-safe.
-    ReadResult credential_for_read() EXCLUDES(mu_);
+    ReadResult credential_for_read() CREDFS_EXCLUDES(mu_);
 
     /// Starts a refresh unless one is in flight; either way returns the future
     /// of the refresh in flight. Bypasses backoff (the caller decided it is
     /// time). Thread-safe.
-    std::shared_future<void> refresh_async(RefreshTrigger trigger) EXCLUDES(mu_);
+    std::shared_future<void> refresh_async(RefreshTrigger trigger) CREDFS_EXCLUDES(mu_);
 
     /// Wall time at which the scheduler should refresh next, and whether a
     /// refresh is running now. Thread-safe.
-    WallTime next_refresh_at() const EXCLUDES(mu_);
-    bool refresh_in_flight() const EXCLUDES(mu_);
+    WallTime next_refresh_at() const CREDFS_EXCLUDES(mu_);
+    bool refresh_in_flight() const CREDFS_EXCLUDES(mu_);
 
-    RigStats stats() const EXCLUDES(mu_);
+    RigStats stats() const CREDFS_EXCLUDES(mu_);
 
     /// Applies a rewrite of the rig file by git's credential-store helper
     /// (rename of `<file>.lock` over the file), as GitRewritePolicy decides:
@@ -98,7 +98,7 @@ class Rig {
     /// refresh starts at once, bypassing the margin, at most once per
     /// refresh.reject_cooldown_s; a rejection within the cooldown schedules a
     /// refresh for its end. Thread-safe.
-    void apply_rewrite(const StoreRewrite& rewrite) EXCLUDES(mu_);
+    void apply_rewrite(const StoreRewrite& rewrite) CREDFS_EXCLUDES(mu_);
 
     /// Writes the served content through to `store` (the rig's static
     /// fallback file and its state record) after every refresh and rewrite;
@@ -109,33 +109,34 @@ class Rig {
     /// its token is served until its refresh time when the state record
     /// vouches for its expiry and it has at least min_ttl_s left (wall time).
     /// Call before the first refresh; nothing happens without a fallback.
-    void seed_from_fallback() EXCLUDES(mu_);
+    void seed_from_fallback() CREDFS_EXCLUDES(mu_);
 
     /// Takes the rig out of service for a config reload: no refresh starts
     /// after this, and it returns once none runs or writes (bounded by the
     /// source's timeouts). Reads of its current token keep working.
-    void retire() EXCLUDES(mu_);
+    void retire() CREDFS_EXCLUDES(mu_);
 
     /// Keeps `owner` (the config and source this Rig refers to) alive as long
     /// as the Rig.
     void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
   private:
-    void run_refresh(RefreshTrigger trigger, std::promise<void> done) EXCLUDES(mu_);
+    void run_refresh(RefreshTrigger trigger, std::promise<void> done) CREDFS_EXCLUDES(mu_);
     /// The last refresh failed and its retry is not yet due (wall time).
-    bool in_backoff(WallTime now) const EXCLUDES(mu_);
+    bool in_backoff(WallTime now) const CREDFS_EXCLUDES(mu_);
     /// True when the token was taken (false: not newer, counted as a failure).
     bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger)
-        EXCLUDES(mu_);
-    void on_failure(const std::string& why, WallTime now, double retry_after_s = 0) EXCLUDES(mu_);
+        CREDFS_EXCLUDES(mu_);
+    void on_failure(const std::string& why, WallTime now, double retry_after_s = 0)
+        CREDFS_EXCLUDES(mu_);
     /// Writes current() to the fallback file, if any (newest wins).
-    void write_through() EXCLUDES(mu_);
+    void write_through() CREDFS_EXCLUDES(mu_);
     /// Runs (or joins) on-demand refreshes until one leaves an unexpired
     /// token, retrying failed ones when the backoff allows, until `deadline`
     /// (monotonic). False when the last refresh did not finish by then.
-    bool wait_for_refresh(std::chrono::steady_clock::time_point deadline) EXCLUDES(mu_);
+    bool wait_for_refresh(std::chrono::steady_clock::time_point deadline) CREDFS_EXCLUDES(mu_);
     /// Blocks until no refresh runs or writes through.
-    void wait_idle() REQUIRES(mu_);
+    void wait_idle() CREDFS_REQUIRES(mu_);
 
     const RigConfig config_;
     TokenSource& source_;
@@ -148,15 +149,15 @@ class Rig {
 
     std::atomic<CredentialPtr> current_;
     mutable Mutex mu_;  // never held across a fetch or a fallback write
-    bool in_flight_ GUARDED_BY(mu_) = false;
-    int writers_ GUARDED_BY(mu_) = 0;  // refresh threads still writing the fallback file
-    std::shared_future<void> flight_ GUARDED_BY(mu_);
+    bool in_flight_ CREDFS_GUARDED_BY(mu_) = false;
+    int writers_ CREDFS_GUARDED_BY(mu_) = 0;  // refresh threads still writing the fallback file
+    std::shared_future<void> flight_ CREDFS_GUARDED_BY(mu_);
     std::condition_variable idle_;  // signalled when in_flight_ or writers_ drops
-    RigStats stats_ GUARDED_BY(mu_);
+    RigStats stats_ CREDFS_GUARDED_BY(mu_);
     // Under mu_ with current_: a credential's content is rendered from the
     // kept lines, and both must change together.
-    GitRewritePolicy git_ GUARDED_BY(mu_);
-    bool retired_ GUARDED_BY(mu_) = false;
+    GitRewritePolicy git_ CREDFS_GUARDED_BY(mu_);
+    bool retired_ CREDFS_GUARDED_BY(mu_) = false;
     std::shared_ptr<const void> owner_;
 };
 
