@@ -17,9 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "bare_repo.hpp"
 #include "daemon_harness.hpp"
 #include "fake_gastown.hpp"
 #include "git_http_server.hpp"
+#include "run_program.hpp"
 
 namespace credfs::e2e {
 

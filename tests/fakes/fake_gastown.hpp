@@ -12,6 +12,8 @@
 // while requests are being served.
 #pragma once
 
+#include "token_ledger.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,7 +24,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,9 +35,6 @@ struct Response;
 }  // namespace httplib
 
 namespace credfs::fakes {
-
-using WallClock = std::chrono::system_clock;
-using SteadyClock = std::chrono::steady_clock;
 
 /// How a successful answer is laid out. Real control planes differ, and the
 /// daemon is expected to cope with each of these.
@@ -78,17 +76,6 @@ enum class Fault {
 
 /// The name of `f` ("hang", "trickle", ...), for test names and logs.
 const char* fault_name(Fault f);
-
-/// One token the fake handed out.
-struct IssuedToken {
-    std::string rig_id;
-    std::string token;
-    WallClock::time_point issued_at;
-    /// When the fake considers the token dead. It equals the reported expiry
-    /// (at the precision reported); with ResponseShape::NoExpiry it is the
-    /// lifetime the fake used without telling the caller.
-    WallClock::time_point expires_at;
-};
 
 /// What one request looked like once answered; passed to the request observer.
 struct RequestRecord {
@@ -198,14 +185,11 @@ class FakeGastown {
   private:
     void bind_and_serve();
     void handle(const httplib::Request& req, httplib::Response& res);
-    IssuedToken issue_locked(const std::string& rig_id);
     /// Answers with the current fault; `lk` holds mu_ (Hang waits on it).
     void answer_fault_locked(Fault fault, const std::string& rig_id, httplib::Response& res,
                              std::unique_lock<std::mutex>& lk);
     /// Waits up to `d` unless stopping or the fault changes; false then.
     bool trickle_pause(std::chrono::milliseconds d, std::uint64_t generation);
-    std::string random_token_locked();
-    bool revoked_locked(const std::string& token) const;
 
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
@@ -219,10 +203,9 @@ class FakeGastown {
     // Everything below is guarded by mu_.
     bool stopping_ = false;
     std::string expected_jwt_;
-    double ttl_s_ = 300;
+    TokenLedger ledger_;
     std::chrono::milliseconds latency_{0};
     ResponseShape shape_ = ResponseShape::TopLevel;
-    std::size_t token_length_ = 36;
     int forced_status_ = 0;
     int forced_remaining_ = 0;
     std::string forced_retry_after_;
@@ -231,19 +214,14 @@ class FakeGastown {
     std::uint64_t fault_generation_ = 0;  ///< Bumped by set_fault(); wakes hung requests.
     int faulted_ = 0;
     std::string redirect_location_;
-    bool reissue_same_ = false;
     bool holding_ = false;
     std::uint64_t release_generation_ =
         0;  ///< Bumped by release(); held requests wait for a change.
     int held_ = 0;
     int calls_ = 0;
     std::map<std::string, int> calls_by_rig_;
-    std::vector<IssuedToken> issued_;
     std::vector<std::string> authorizations_;
-    std::vector<std::string> revoked_;
-    int revocations_ = 0;
     std::function<void(const RequestRecord&)> observer_;
-    std::mt19937_64 rng_;
 };
 
 /// Formats a wall time as ISO-8601 UTC with milliseconds, e.g.

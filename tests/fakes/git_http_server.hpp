@@ -14,8 +14,6 @@
 // while requests are being served.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -117,8 +115,9 @@ class GitHttpServer {
 
   private:
     void handle(const httplib::Request& req, httplib::Response& res);
+    /// Counts the decision; on refusal fills `res` with 401 and a Basic
+    /// challenge and returns false.
     bool authorize(const httplib::Request& req, httplib::Response& res);
-    void run_backend(const httplib::Request& req, httplib::Response& res);
     void note_backend_error(std::string what);
 
     Options options_;
@@ -135,22 +134,5 @@ class GitHttpServer {
     int backend_errors_ = 0;
     std::vector<std::string> backend_error_log_;
 };
-
-/// Runs a program to completion with `env` as its whole environment and
-/// `input` on stdin; captures stdout and stderr. Kills it after `timeout`.
-struct ProgramResult {
-    int exit_code = -1;  ///< -1: killed by a signal, timed out or not started.
-    bool timed_out = false;
-    std::string out;
-    std::string err;
-};
-ProgramResult run_program(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                          const std::string& input, std::chrono::milliseconds timeout);
-
-/// Creates a bare repository at `path` whose branch `main` holds one commit
-/// (a README), configured for pushes over HTTP (http.receivepack) and with
-/// automatic gc off, so concurrent pushes never trigger a repack. Throws
-/// std::runtime_error, carrying git's stderr, on failure.
-void create_bare_repo(const std::string& path);
 
 }  // namespace credfs::fakes
