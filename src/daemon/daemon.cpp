@@ -200,9 +200,10 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     Filesystem filesystem(registry, clock, ::getuid(), ::getgid(), ScratchLimits{}, backing.get());
     filesystem.set_status_info(StatusInfo{CREDFS_VERSION, clock.now()});
 
+    FuseFrontEnd front_end(filesystem);  // outlives the session: frees unreleased handles
     FuseArgs args;
     fuse_session* se =
-        fuse_session_new(&args.args, &fuse_ll_ops(), sizeof(fuse_lowlevel_ops), &filesystem);
+        fuse_session_new(&args.args, &fuse_ll_ops(), sizeof(fuse_lowlevel_ops), &front_end);
     if (se == nullptr) {
         spdlog::error("cannot start FUSE (see the line above)");
         return 1;

@@ -17,13 +17,24 @@
 
 namespace credfs {
 
+/// A snapshot of the root's entries, taken at offset 0 (opendir, or
+/// rewinddir) so offsets stay valid across the readdir calls of one pass
+/// while git creates and renames lock files.
+struct DirSnapshot {
+    std::vector<std::pair<std::string, fuse_ino_t>> entries;
+};
+
+FuseFrontEnd::FuseFrontEnd(Filesystem& filesystem) : fs(filesystem) {}
+FuseFrontEnd::~FuseFrontEnd() = default;
+
 namespace {
 
 /// An operation's result: a negative errno, 0 (reply "no error"), or
 /// kReplied when the operation sent its own success reply.
 constexpr int kReplied = 1;
 
-Filesystem& fs(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
+FuseFrontEnd& front(fuse_req_t req) { return *static_cast<FuseFrontEnd*>(fuse_req_userdata(req)); }
+Filesystem& fs(fuse_req_t req) { return front(req).fs; }
 
 /// One catch per operation: nothing may unwind into libfuse's C code, and
 /// every request gets exactly one reply.
@@ -41,7 +52,7 @@ void guarded(fuse_req_t req, const char* name, Op op) noexcept {
 }
 
 OpenFile* handle(const fuse_file_info* fi) {
-    return fi == nullptr ? nullptr : reinterpret_cast<OpenFile*>(fi->fh);
+    return fi == nullptr ? nullptr : HandleSet<OpenFile>::get(fi->fh);
 }
 
 /// The mount is one flat directory: a name in any other parent names nothing.
@@ -136,13 +147,6 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, f
     });
 }
 
-/// The root's listing, taken when reading starts at offset 0 (opendir,
-/// rewinddir) so offsets stay valid across the readdir calls of one pass
-/// while git creates and renames lock files.
-struct DirSnapshot {
-    std::vector<std::pair<std::string, fuse_ino_t>> entries;
-};
-
 void take_snapshot(fuse_req_t req, DirSnapshot& snapshot) {
     snapshot.entries = {{".", kRootIno}, {"..", kRootIno}};
     for (auto& name : fs(req).list()) {
@@ -156,16 +160,15 @@ void take_snapshot(fuse_req_t req, DirSnapshot& snapshot) {
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     guarded(req, "opendir", [&] {
         if (ino != kRootIno) return fs(req).name_of(ino) ? -ENOTDIR : -ESTALE;
-        auto snapshot = std::make_unique<DirSnapshot>();
-        fi->fh = reinterpret_cast<uint64_t>(snapshot.get());
-        if (fuse_reply_open(req, fi) == 0) static_cast<void>(snapshot.release());
+        fi->fh = front(req).dirs.adopt(std::make_unique<DirSnapshot>());
+        if (fuse_reply_open(req, fi) != 0) front(req).dirs.take(fi->fh);
         return kReplied;
     });
 }
 
 void op_readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_info* fi) {
     guarded(req, "readdir", [&] {
-        auto* snapshot = reinterpret_cast<DirSnapshot*>(fi->fh);
+        auto* snapshot = HandleSet<DirSnapshot>::get(fi->fh);
         if (off <= 0) take_snapshot(req, *snapshot);
         std::vector<char> buf(size);
         size_t used = 0;
@@ -185,7 +188,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse
 }
 
 void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-    delete reinterpret_cast<DirSnapshot*>(fi->fh);
+    front(req).dirs.take(fi->fh);
     fi->fh = 0;
     fuse_reply_err(req, 0);
 }
@@ -193,11 +196,11 @@ void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 int reply_open(fuse_req_t req, fuse_file_info* fi, std::unique_ptr<OpenFile> file) {
     fi->direct_io = 1;
     fi->keep_cache = 0;
-    fi->fh = reinterpret_cast<uint64_t>(file.get());
-    if (fuse_reply_open(req, fi) == 0) {
-        static_cast<void>(file.release());  // the kernel holds it now; RELEASE frees it
-    } else {
-        fs(req).release(*file);  // the opener was interrupted: no RELEASE will come
+    // Held before the reply: the kernel may send READ or RELEASE at once.
+    fi->fh = front(req).files.adopt(std::move(file));
+    if (fuse_reply_open(req, fi) != 0) {
+        // The opener was interrupted: no RELEASE will come.
+        fs(req).release(*front(req).files.take(fi->fh));
     }
     return kReplied;
 }
@@ -219,12 +222,8 @@ void op_create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t /*mod
         if (const int rc = fs(req).create(name, fi->flags, file, attr); rc != 0) return rc;
         const fuse_entry_param e = to_entry(attr);
         fi->direct_io = 1;
-        fi->fh = reinterpret_cast<uint64_t>(file.get());
-        if (fuse_reply_create(req, &e, fi) == 0) {
-            static_cast<void>(file.release());  // freed by RELEASE
-        } else {
-            fs(req).release(*file);
-        }
+        fi->fh = front(req).files.adopt(std::move(file));
+        if (fuse_reply_create(req, &e, fi) != 0) fs(req).release(*front(req).files.take(fi->fh));
         return kReplied;
     });
 }
@@ -274,7 +273,7 @@ void op_fsync(fuse_req_t req, fuse_ino_t /*ino*/, int /*datasync*/, fuse_file_in
 }
 
 void op_release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-    std::unique_ptr<OpenFile> file(handle(fi));
+    const std::unique_ptr<OpenFile> file = front(req).files.take(fi->fh);
     fi->fh = 0;
     guarded(req, "release", [&] {
         if (file) fs(req).release(*file);

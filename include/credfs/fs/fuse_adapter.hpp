@@ -10,10 +10,33 @@
 #define FUSE_USE_VERSION 314
 #include <fuse3/fuse_lowlevel.h>
 
+#include "credfs/fs/filesystem.hpp"
+#include "credfs/fs/handle_set.hpp"
+#include "credfs/fs/open_file.hpp"
+
 namespace credfs {
 
+/// One pass of readdir over the root (defined in fuse_adapter.cpp).
+struct DirSnapshot;
+
+/// The session's userdata: the Filesystem every operation goes to, and the
+/// open file and directory handles the kernel holds. Create it before
+/// fuse_session_new and destroy it after fuse_session_destroy; handles
+/// still open then (no RELEASE came) are freed with it.
+class FuseFrontEnd {
+  public:
+    explicit FuseFrontEnd(Filesystem& fs);
+    ~FuseFrontEnd();
+    FuseFrontEnd(const FuseFrontEnd&) = delete;
+    FuseFrontEnd& operator=(const FuseFrontEnd&) = delete;
+
+    Filesystem& fs;
+    HandleSet<OpenFile> files;
+    HandleSet<DirSnapshot> dirs;
+};
+
 /// The operation table for fuse_session_new; its userdata must be the
-/// credfs::Filesystem* every operation goes to (no global state). Names and
+/// credfs::FuseFrontEnd* every operation goes to (no global state). Names and
 /// inodes pass straight through: the mount is one flat directory. Attribute timeouts are 0 (content
 /// changes behind the kernel's back); entry timeouts are 0 for scratch files and 10 s for nodes
 /// whose inode never changes; open() sets direct_io so the page cache never
