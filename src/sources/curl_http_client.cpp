@@ -13,7 +13,7 @@ namespace {
 constexpr size_t kMaxBody = 1 << 20;
 
 struct BodySink {
-    std::string* body;
+    std::string* body = nullptr;
     bool too_big = false;
 };
 
