@@ -10,30 +10,18 @@ namespace credfs {
 
 namespace {
 
-// Owns the HTTP client its GastownSource borrows.
-class OwningGastownSource final : public TokenSource {
+// A source that borrows an HTTP client (so tests can hand it a fake), with
+// the libcurl client it borrows owned beside it.
+template <class Source>
+class WithCurlClient final : public TokenSource {
   public:
-    OwningGastownSource(const SourceConfig& config, const Clock& clock)
-        : inner_(config, http_, clock) {}
+    WithCurlClient(const SourceConfig& config, const Clock& clock) : inner_(config, http_, clock) {}
     Token fetch(const RigConfig& rig) override { return inner_.fetch(rig); }
     std::string type_name() const override { return inner_.type_name(); }
 
   private:
-    CurlHttpClient http_;
-    GastownSource inner_;
-};
-
-// Owns the HTTP client its GitHubAppSource borrows.
-class OwningGitHubAppSource final : public TokenSource {
-  public:
-    OwningGitHubAppSource(const SourceConfig& config, const Clock& clock)
-        : inner_(config, http_, clock) {}
-    Token fetch(const RigConfig& rig) override { return inner_.fetch(rig); }
-    std::string type_name() const override { return inner_.type_name(); }
-
-  private:
-    CurlHttpClient http_;
-    GitHubAppSource inner_;
+    CurlHttpClient http_;  // declared first: constructed before inner_ borrows it
+    Source inner_;
 };
 
 }  // namespace
@@ -45,11 +33,11 @@ std::unique_ptr<TokenSource> make_token_source(const SourceConfig& config, const
         case SourceConfig::Type::Exec:
             return std::make_unique<ExecSource>(config.command, config.exec_timeout_s, clock);
         case SourceConfig::Type::GitHubApp:
-            return std::make_unique<OwningGitHubAppSource>(config, clock);
+            return std::make_unique<WithCurlClient<GitHubAppSource>>(config, clock);
         case SourceConfig::Type::Gastown:
             break;
     }
-    return std::make_unique<OwningGastownSource>(config, clock);
+    return std::make_unique<WithCurlClient<GastownSource>>(config, clock);
 }
 
 }  // namespace credfs

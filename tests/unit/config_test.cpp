@@ -27,9 +27,7 @@ class ConfigTest : public ::testing::Test {
     }
     std::string gastown(const std::string& extra = "",
                         const std::string& rigs = R"([{"id": "r1"}])") {
-        return R"({"source": {"type": "gastown", "api_url": "http://127.0.0.1:1/", "town_id": "t",
-                  "container_token_file": ")" +
-               jwt_file_ + R"("}, "rigs": )" + rigs + extra + "}";
+        return test::gastown_config_json(jwt_file_, extra, rigs);
     }
     std::string error_of(const std::string& json) {
         try {

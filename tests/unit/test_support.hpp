@@ -129,6 +129,16 @@ class TempDir {
     std::string path_;
 };
 
+/// A config document with a gastown source reading its container JWT from
+/// `jwt_file`, the `rigs` array, and `extra` (",\"key\": ..." members)
+/// appended at the top level.
+inline std::string gastown_config_json(const std::string& jwt_file, const std::string& extra = "",
+                                       const std::string& rigs = R"([{"id": "r1"}])") {
+    return R"({"source": {"type": "gastown", "api_url": "http://127.0.0.1:1/", "town_id": "t",
+                  "container_token_file": ")" +
+           jwt_file + R"("}, "rigs": )" + rigs + extra + "}";
+}
+
 /// Two rigs: "rig-a" (file named after the id) and "rig-b" in file
 /// "b.cred"; min_ttl_s 10, read_timeout_s 20 (real seconds).
 inline Config two_rig_config() {
