@@ -6,7 +6,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <system_error>
+#include <thread>
 
 namespace credfs {
 
@@ -65,6 +67,27 @@ int BackingDir::write_atomic(const std::string& name, std::string_view content) 
     if (::close(fd) != 0 && err == 0) err = errno;
     if (err == 0 && ::renameat(fd_, temp.c_str(), fd_, name.c_str()) != 0) err = errno;
     if (err != 0) ::unlinkat(fd_, temp.c_str(), 0);
+    return err;
+}
+
+int BackingDir::write_under_git_lock(const std::string& name, std::string_view content,
+                                     double lock_wait_s) const {
+    const std::string lock = name + ".lock";
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                              std::chrono::duration<double>(lock_wait_s));
+    int fd = -1;
+    while ((fd = ::openat(fd_, lock.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+        if (errno != EEXIST) return errno;
+        // git holds its lock for a few milliseconds per store or erase.
+        if (std::chrono::steady_clock::now() >= deadline) return EEXIST;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    int err = write_all(fd, content);
+    if (err == 0 && ::fsync(fd) != 0) err = errno;
+    if (::close(fd) != 0 && err == 0) err = errno;
+    if (err == 0 && ::renameat(fd_, lock.c_str(), fd_, name.c_str()) != 0) err = errno;
+    if (err != 0) ::unlinkat(fd_, lock.c_str(), 0);
     return err;
 }
 

@@ -55,8 +55,17 @@ void FallbackStore::write(const std::function<CredentialPtr()>& newest) {
     if (!cred) return;
     int err =
         dir_.write_atomic(state_file_name(rig_.file), render_state(cred->expires_at, cred->token));
-    if (err == 0) err = dir_.write_atomic(rig_.file, cred->content);
-    const std::string why = err == 0 ? "" : std::error_code(err, std::generic_category()).message();
+    // Without a mount over it, git's store helper writes this file too.
+    const bool shared = dir_.shared_with_git();
+    if (err == 0) {
+        err = shared ? dir_.write_under_git_lock(rig_.file, cred->content)
+                     : dir_.write_atomic(rig_.file, cred->content);
+    }
+    const std::string why =
+        err == 0 ? ""
+        : shared && err == EEXIST
+            ? rig_.file + ".lock stayed held (a git is writing, or one died holding it)"
+            : std::error_code(err, std::generic_category()).message();
     bool changed = false;
     {
         MutexLock lock(mu_);

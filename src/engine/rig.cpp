@@ -175,7 +175,9 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     const bool renewed = token && on_success(std::move(*token), now, latency_s, trigger);
     if (!token) on_failure(error, now, retry_after_s);
     const std::function<void()> on_refreshed = on_refreshed_;
-    const bool write = renewed && fallback_ != nullptr;
+    // A failed refresh after a rejection still writes: the rewrite that
+    // caused it (the other lines git kept) was left for it to write.
+    const bool write = (renewed || trigger == RefreshTrigger::Rejected) && fallback_ != nullptr;
     {
         // Clear the flight before waking its waiters, so a waiter that finds
         // the result wanting can start a new one.
@@ -309,7 +311,10 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
         spdlog::warn("rig {}: dropped {} stored line(s) past {} KiB of other credentials",
                      config_.id, applied.dropped, GitRewritePolicy::kMaxKeptBytes / 1024);
     }
-    write_through();
+    // After a rejection the forced refresh writes the file: written now,
+    // the rejected token would reach the next git that reads the static
+    // file (files mode) before the new one.
+    if (!applied.refresh_now) write_through();
     act_on_rejection(applied, !rewrite.has_managed_line);
 }
 

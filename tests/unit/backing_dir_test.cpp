@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "credfs/engine/backing_dir.hpp"
 #include "test_support.hpp"
@@ -46,6 +47,33 @@ TEST(BackingDir, ReportsWhyAWriteFailed) {
     EXPECT_NE(backing.write_atomic("rig", "x"), 0);
     EXPECT_EQ(backing.list(), (std::vector<std::string>{}));  // temp file cleaned up
     EXPECT_THROW(BackingDir(dir.path() + "/missing"), std::system_error);
+}
+
+TEST(BackingDir, AWriteUnderGitsLockWaitsForGitsRenameAndTakesTheLockItself) {
+    test::TempDir dir;
+    BackingDir backing(dir.path());
+    ASSERT_EQ(backing.write_under_git_lock("rig", "first\n"), 0);
+    EXPECT_EQ(backing.read("rig").value_or(""), "first\n");
+    struct stat st {};
+    ASSERT_EQ(backing.stat("rig", st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    EXPECT_NE(backing.stat("rig.lock", st), 0);  // the lock is gone with the rename
+
+    // A git holds rig.lock: the write waits, then a lock that stays is EEXIST.
+    std::ofstream(dir.path() + "/rig.lock") << "git's\n";
+    EXPECT_EQ(backing.write_under_git_lock("rig", "second\n", 0.05), EEXIST);
+    EXPECT_EQ(backing.read("rig").value_or(""), "first\n");
+    EXPECT_EQ(backing.read("rig.lock").value_or(""), "git's\n");  // never taken from git
+
+    // git renames its lock over the file while the daemon waits: the daemon
+    // then takes the lock itself and its write lands after git's.
+    std::thread git([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        std::filesystem::rename(dir.path() + "/rig.lock", dir.path() + "/rig");
+    });
+    EXPECT_EQ(backing.write_under_git_lock("rig", "third\n", 30), 0);
+    git.join();
+    EXPECT_EQ(backing.read("rig").value_or(""), "third\n");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,21 @@ class BackingDir {
     /// Returns 0 or an errno; the temp file is removed on failure.
     int write_atomic(const std::string& name, std::string_view content) const;
 
+    /// Replaces `name` the way git's credential-store helper does (git's
+    /// lockfile.c): creates `<name>.lock` with O_CREAT|O_EXCL and mode 0600,
+    /// writes and fsyncs it, renames it over `name`. While the lock file
+    /// exists (a git holds it) it retries every few milliseconds for up to
+    /// `lock_wait_s` seconds (monotonic), so the daemon's writes and git's
+    /// never race. Returns 0 or an errno: EEXIST when the lock stayed held.
+    int write_under_git_lock(const std::string& name, std::string_view content,
+                             double lock_wait_s = 2) const;
+
+    /// Whether git may write the rig files in this directory directly (files
+    /// mode: no mount hides it), so that replacing them must take git's lock
+    /// file. Off while a mount hides the directory. Thread-safe.
+    void set_shared_with_git(bool shared) { shared_with_git_ = shared; }
+    bool shared_with_git() const { return shared_with_git_; }
+
     /// The content of regular file `name`, or std::nullopt when absent,
     /// unreadable, not a regular file or over `max_bytes`.
     std::optional<std::string> read(const std::string& name, size_t max_bytes = 1 << 20) const;
@@ -45,6 +61,7 @@ class BackingDir {
   private:
     int fd_ = -1;
     std::string path_;
+    std::atomic<bool> shared_with_git_{false};
 };
 
 }  // namespace credfs
