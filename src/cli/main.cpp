@@ -19,7 +19,9 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(Usage: gastown-credfs --config FILE [-f] MOUNTPOINT
+constexpr const char* kUsage =
+    R"(Usage: gastown-credfs --config FILE [-f] [--require-mount] MOUNTPOINT
+       gastown-credfs --config FILE [-f] --files DIR
        gastown-credfs status [--json] [MOUNTPOINT]
        gastown-credfs check --config FILE
        gastown-credfs doctor [--repo DIR] [MOUNTPOINT]
@@ -32,10 +34,19 @@ Options:
   -f, --foreground    Stay in the foreground; log to stderr (with log.file set,
                       only warnings and errors go to stderr, all lines to the file).
                       Without -f the command returns once the mount is serving.
+      --files DIR     Files mode: no mount; keep DIR's rig files fresh as plain
+                      files (renewed before expiry, repaired after git's erase).
+      --require-mount Exit 1 when the mount is refused, instead of falling
+                      back to files mode over MOUNTPOINT.
   -h, --help          Show this help and exit.
   -V, --version       Show the version and exit.
 
-Signals: SIGTERM/SIGINT unmount cleanly; SIGHUP re-reads the config (a bad
+When the kernel refuses the mount (no /dev/fuse, no CAP_SYS_ADMIN, AppArmor,
+seccomp), one line says why and the daemon serves files mode over MOUNTPOINT.
+When the mount goes away while it runs (fusermount3 -u), it keeps the files
+fresh in files mode until SIGTERM.
+
+Signals: SIGTERM/SIGINT unmount cleanly (files mode: stop); SIGHUP re-reads the config (a bad
 one is refused with a log line and the running one stays).
 
 Exit status: 0 on a clean unmount (or, without -f, once serving), 1 when
@@ -206,6 +217,8 @@ int main(int argc, char** argv) {
     }
     static const option kLong[] = {{"config", required_argument, nullptr, 'c'},
                                    {"foreground", no_argument, nullptr, 'f'},
+                                   {"files", required_argument, nullptr, 'F'},
+                                   {"require-mount", no_argument, nullptr, 'R'},
                                    {"help", no_argument, nullptr, 'h'},
                                    {"version", no_argument, nullptr, 'V'},
                                    {nullptr, 0, nullptr, 0}};
@@ -219,6 +232,13 @@ int main(int argc, char** argv) {
                 break;
             case 'f':
                 options.foreground = true;
+                break;
+            case 'F':
+                options.files_only = true;
+                options.mountpoint = optarg;
+                break;
+            case 'R':
+                options.require_mount = true;
                 break;
             case 'h':
                 std::fputs(kUsage, stdout);
@@ -237,9 +257,16 @@ int main(int argc, char** argv) {
         options.config_path = resolved_config != nullptr ? resolved_config : config_path;
         std::free(resolved_config);
     }
-    if (optind + 1 != argc) return usage_error("expected exactly one MOUNTPOINT");
-    char* resolved = ::realpath(argv[optind], nullptr);
-    options.mountpoint = resolved != nullptr ? resolved : argv[optind];
+    if (options.files_only) {
+        if (options.require_mount)
+            return usage_error("--files and --require-mount exclude each other");
+        if (optind != argc) return usage_error("--files DIR takes no MOUNTPOINT");
+    } else {
+        if (optind + 1 != argc) return usage_error("expected exactly one MOUNTPOINT");
+        options.mountpoint = argv[optind];
+    }
+    char* resolved = ::realpath(options.mountpoint.c_str(), nullptr);
+    if (resolved != nullptr) options.mountpoint = resolved;
     std::free(resolved);
 
     credfs::Config config;

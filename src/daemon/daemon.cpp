@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <system_error>
 #include <thread>
 
@@ -19,6 +22,8 @@
 #include "credfs/engine/refresh_scheduler.hpp"
 #include "credfs/engine/reloader.hpp"
 #include "credfs/engine/rig_registry.hpp"
+#include "credfs/engine/status.hpp"
+#include "credfs/files/files_watcher.hpp"
 #include "credfs/fs/filesystem.hpp"
 #include "credfs/fs/fuse_adapter.hpp"
 #include "credfs/sources/source_factory.hpp"
@@ -81,6 +86,31 @@ std::string describe_mountpoint_problem(const std::string& mountpoint) {
            std::error_code(err, std::generic_category()).message();
 }
 
+/// Files mode serves a plain directory, also a volume mounted there (a
+/// Kubernetes emptyDir shared with the agents), but never a FUSE mount: that
+/// is another daemon's. A missing directory is created, mode 0700.
+std::string describe_files_dir_problem(const std::string& dir) {
+    constexpr long kFuseSuperMagic = 0x65735546;  // linux/magic.h
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        return "files directory " + dir + ": " +
+               std::error_code(errno, std::generic_category()).message();
+    }
+    struct statfs fs {};
+    struct stat st {};
+    if (::statfs(dir.c_str(), &fs) != 0 || ::stat(dir.c_str(), &st) != 0) {
+        // A dead mount (ENOTCONN) is described as for the mount.
+        return describe_mountpoint_problem(dir);
+    }
+    if (!S_ISDIR(st.st_mode)) return "files directory " + dir + ": not a directory";
+    if (fs.f_type == kFuseSuperMagic) {
+        return "files directory " + dir +
+               ": is a FUSE mount (a running gastown-credfs?); stop it first: "
+               "gastown-creds-umount --mountpoint " +
+               dir;
+    }
+    return "";
+}
+
 void detach_stdio() {
     const int null_fd = ::open("/dev/null", O_RDWR);
     if (null_fd < 0) return;
@@ -96,24 +126,25 @@ bool every_rig_has_a_token(const RigRegistry& registry) {
                        [](const RigPtr& rig) { return rig->current() != nullptr; });
 }
 
-/// Polls the mountpoint from a plain thread (never a loop thread: that would
-/// deadlock) until the kernel routes it to this daemon (its device changes)
-/// and every rig has a token (or read_timeout_s has passed: the upstream may
-/// be down, and reads will say so), then reports readiness and, for a
-/// detached daemon, lets go of the terminal.
-void announce_when_serving(const std::string& mountpoint, dev_t before, bool detach,
+/// Polls from a plain thread (never a loop thread: that would deadlock)
+/// until the kernel routes the mountpoint to this daemon (its device is no
+/// longer `before`; files mode has none to wait for) and every rig has a
+/// token (or read_timeout_s has passed: the upstream may be down, and reads
+/// will say so), then reports readiness and, for a detached daemon, lets go
+/// of the terminal.
+void announce_when_serving(const std::string& mountpoint, std::optional<dev_t> before, bool detach,
                            const RigRegistry& registry, double token_wait_s,
                            const std::atomic<bool>& stopping, ReadinessPipe& ready) {
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::seconds(30);
     const auto token_deadline = start + std::chrono::duration<double>(token_wait_s);
     struct stat st {};
-    bool mounted = false;
+    bool mounted = !before;
     while (!stopping && std::chrono::steady_clock::now() < deadline) {
-        mounted = mounted || (::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != before);
+        mounted = mounted || (::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != *before);
         if (mounted && (every_rig_has_a_token(registry) ||
                         std::chrono::steady_clock::now() >= token_deadline)) {
-            spdlog::info("serving at {}", mountpoint);
+            spdlog::info("serving at {}{}", mountpoint, before ? "" : " (files mode)");
             ready.report(0);
             if (detach) detach_stdio();
             return;
@@ -170,35 +201,148 @@ struct FuseArgs {
     ~FuseArgs() { fuse_opt_free_args(&args); }
 };
 
-int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& ready) {
-    struct stat before {};
-    ::stat(options.mountpoint.c_str(), &before);
+/// The freshness engine and what drives it, whichever front end serves.
+struct Engine {
     SystemClock clock;
-    const auto shared_config = std::make_shared<const Config>(config);
-    RefreshScheduler scheduler(clock);
+    std::shared_ptr<const Config> config;
+    RefreshScheduler scheduler{clock};
     // Opened before mounting: the mount hides this directory from everyone
     // else, and the daemon keeps writing the static fallback files into it.
     std::unique_ptr<BackingDir> backing;
-    try {
-        backing = std::make_unique<BackingDir>(options.mountpoint);
-    } catch (const std::system_error& e) {
-        spdlog::error("{}", e.what());
-        return 1;
-    }
     std::shared_ptr<TokenSource> source;
-    std::unique_ptr<RigRegistry> registry_owner;
+    std::unique_ptr<RigRegistry> registry;
+    std::unique_ptr<Reloader> reloader;
+};
+
+/// Builds the engine over `dir`; null after one error line.
+std::unique_ptr<Engine> make_engine(const Config& config, const DaemonOptions& options) {
+    auto e = std::make_unique<Engine>();
+    e->config = std::make_shared<const Config>(config);
     try {
-        source = make_token_source(config.source, clock);
-        registry_owner = std::make_unique<RigRegistry>(
-            shared_config, source, clock, default_random(), scheduler.notifier(), backing.get());
-    } catch (const SourceError& e) {
-        spdlog::error("{}", e.what());
-        return 1;
+        e->backing = std::make_unique<BackingDir>(options.mountpoint);
+        e->source = make_token_source(config.source, e->clock);
+        e->registry =
+            std::make_unique<RigRegistry>(e->config, e->source, e->clock, default_random(),
+                                          e->scheduler.notifier(), e->backing.get());
+    } catch (const std::system_error& err) {
+        spdlog::error("{}", err.what());
+        return nullptr;
+    } catch (const SourceError& err) {
+        spdlog::error("{}", err.what());
+        return nullptr;
     }
-    RigRegistry& registry = *registry_owner;
-    Reloader reloader(options.config_path, clock, registry, shared_config, source);
-    Filesystem filesystem(registry, clock, ::getuid(), ::getgid(), ScratchLimits{}, backing.get());
-    filesystem.set_status_info(StatusInfo{CREDFS_VERSION, clock.now()});
+    e->reloader = std::make_unique<Reloader>(options.config_path, e->clock, *e->registry, e->config,
+                                             e->source);
+    return e;
+}
+
+/// libfuse reports a refused mount on stderr, over one to three lines (and
+/// fusermount3, which it may run, on its own). Those lines are caught here
+/// and joined into the one reason the daemon logs.
+class StderrCapture {
+  public:
+    StderrCapture() : saved_(::dup(STDERR_FILENO)), memfd_(::memfd_create("fuse-stderr", 0)) {
+        if (saved_ >= 0 && memfd_ >= 0) ::dup2(memfd_, STDERR_FILENO);
+    }
+    ~StderrCapture() { restore(); }
+    StderrCapture(const StderrCapture&) = delete;
+    StderrCapture& operator=(const StderrCapture&) = delete;
+
+    /// Restores stderr and returns what was written, lines joined by "; ".
+    std::string text() {
+        restore();
+        std::string out;
+        if (memfd_ < 0) return out;
+        char buf[1024];
+        ssize_t n = 0;
+        ::lseek(memfd_, 0, SEEK_SET);
+        while ((n = ::read(memfd_, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+        ::close(memfd_);
+        memfd_ = -1;
+        std::string joined;
+        for (size_t at = 0; at < out.size();) {
+            size_t end = out.find('\n', at);
+            if (end == std::string::npos) end = out.size();
+            if (end > at) joined += (joined.empty() ? "" : "; ") + out.substr(at, end - at);
+            at = end + 1;
+        }
+        return joined;
+    }
+
+  private:
+    void restore() {
+        if (saved_ < 0) return;
+        ::dup2(saved_, STDERR_FILENO);
+        ::close(saved_);
+        saved_ = -1;
+    }
+    int saved_;
+    int memfd_;
+};
+
+/// What serving the mount ended with.
+struct MountOutcome {
+    bool mounted = false;  ///< False: the kernel (or libfuse) refused; see `problem`.
+    std::string problem;   ///< Why the mount was refused, one line.
+    bool lost = false;     ///< The mount went away under a running daemon (fusermount3 -u).
+    int exit_status = 0;   ///< When not lost: the process's exit status.
+};
+
+/// Serves files mode: the engine keeps the static files fresh, the watcher
+/// hands git's rewrites to it, until SIGTERM, SIGINT or SIGQUIT. `started`:
+/// the engine's threads already run (the mount was lost under them).
+int serve_files(Engine& e, const DaemonOptions& options, bool started, ReadinessPipe& ready) {
+    e.backing->set_shared_with_git(true);
+    FilesWatcher watcher(options.mountpoint, *e.registry, *e.backing);
+    std::atomic<bool> stopping{false};
+    std::thread announcer;
+    {
+        const LoopSignalsBlocked blocked;
+        try {
+            watcher.start();
+        } catch (const std::system_error& err) {
+            // The files are still renewed; only git's erase goes unseen.
+            spdlog::error(
+                "files mode: {}: git's erase after a rejection is not seen; the "
+                "files are still renewed",
+                err.what());
+        }
+        if (!started) {
+            e.reloader->start();
+            e.scheduler.start(*e.registry);
+            announcer =
+                std::thread(announce_when_serving, options.mountpoint, std::nullopt,
+                            !options.foreground, std::cref(*e.registry),
+                            e.config->refresh.read_timeout_s, std::cref(stopping), std::ref(ready));
+        }
+    }
+    spdlog::info("files mode: keeping {} rig file(s) in {} fresh, no mount",
+                 e.registry->rigs()->rigs.size(), options.mountpoint);
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (const int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_signals, sig);
+    ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    int sig = 0;
+    ::sigwait(&stop_signals, &sig);
+    spdlog::info("files mode: stopping on signal {}", sig);
+    stopping = true;
+    watcher.stop();
+    e.reloader->stop();
+    e.scheduler.stop();
+    if (announcer.joinable()) announcer.join();
+    return 0;
+}
+
+/// Mounts and serves until a signal or until the mount goes away. A lost
+/// mount leaves the engine's threads running and the stop signals blocked
+/// in the calling thread, for serve_files to take over.
+MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe& ready) {
+    MountOutcome out;
+    struct stat before {};
+    ::stat(options.mountpoint.c_str(), &before);
+    Filesystem filesystem(*e.registry, e.clock, ::getuid(), ::getgid(), ScratchLimits{},
+                          e.backing.get());
+    filesystem.set_status_info(StatusInfo{CREDFS_VERSION, e.clock.now(), "mount"});
 
     FuseFrontEnd front_end(filesystem);  // outlives the session: frees unreleased handles
     FuseArgs args;
@@ -206,33 +350,41 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
         fuse_session_new(&args.args, &fuse_ll_ops(), sizeof(fuse_lowlevel_ops), &front_end);
     if (se == nullptr) {
         spdlog::error("cannot start FUSE (see the line above)");
-        return 1;
+        out.mounted = true;  // not the kernel's refusal: no fallback
+        out.exit_status = 1;
+        return out;
     }
     // Handlers before the mount, as libfuse's examples do: a SIGTERM that
     // comes as soon as the mount is visible must end the loop and unmount,
     // not kill the process and leave a dead mount.
     fuse_set_signal_handlers(se);
-    if (fuse_session_mount(se, options.mountpoint.c_str()) != 0) {
-        spdlog::error("cannot mount at {}: check /dev/fuse, fusermount3 and permissions",
-                      options.mountpoint);
+    int mount_rc = 0;
+    {
+        StderrCapture capture;
+        mount_rc = fuse_session_mount(se, options.mountpoint.c_str());
+        out.problem = capture.text();
+    }
+    if (mount_rc != 0) {
+        if (out.problem.empty()) out.problem = "libfuse could not mount";
         fuse_remove_signal_handlers(se);
         fuse_session_destroy(se);
-        return 1;
+        return out;
     }
+    out.mounted = true;
     std::atomic<bool> stopping{false};
     std::thread announcer;
     {
         // Our threads, and the refresh threads they start, never take the
         // signals that must reach the main thread.
         const LoopSignalsBlocked blocked;
-        reloader.start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
-        spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs()->rigs.size(),
-                     options.mountpoint, source->type_name());
-        scheduler.start(registry);
+        e.reloader->start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
+        spdlog::info("mounted {} rig(s) at {}, source {}", e.registry->rigs()->rigs.size(),
+                     options.mountpoint, e.source->type_name());
+        e.scheduler.start(*e.registry);
         announcer =
             std::thread(announce_when_serving, options.mountpoint, before.st_dev,
-                        !options.foreground, std::cref(registry), config.refresh.read_timeout_s,
-                        std::cref(stopping), std::ref(ready));
+                        !options.foreground, std::cref(*e.registry),
+                        e.config->refresh.read_timeout_s, std::cref(stopping), std::ref(ready));
     }
 
     fuse_loop_config* loop_config = fuse_loop_cfg_create();
@@ -244,27 +396,68 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     const int rc = fuse_session_loop_mt(se, loop_config);
     fuse_loop_cfg_destroy(loop_config);
 
-    stopping = true;
-    reloader.stop();
-    scheduler.stop();
+    // libfuse reports the signal that ended the loop as its result, and 0
+    // when the kernel ended the session: someone unmounted from outside.
+    out.lost = rc == 0;
+    if (out.lost) {
+        // Blocked before libfuse's handlers go: a SIGTERM from now on waits
+        // for files mode's sigwait instead of killing the process.
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        for (const int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_signals, sig);
+        ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    } else {
+        stopping = true;
+        e.reloader->stop();
+        e.scheduler.stop();
+    }
     fuse_remove_signal_handlers(se);
     fuse_session_unmount(se);
     fuse_session_destroy(se);
     // Only now: a loop that ends early (SIGTERM during startup) may drop the
     // request of the announcer's stat() unanswered, and that stat returns
     // only once the session's device is closed.
+    stopping = true;
     announcer.join();
+    if (out.lost) {
+        spdlog::warn(
+            "the mount at {} went away while serving (unmounted from outside): "
+            "keeping the files there fresh in files mode until SIGTERM",
+            options.mountpoint);
+        return out;
+    }
     spdlog::info("unmounted {}", options.mountpoint);
-    // libfuse reports the signal that ended the loop as its result.
-    const bool clean = rc == 0 || rc == SIGINT || rc == SIGTERM || rc == SIGHUP;
-    return clean ? 0 : 1;
+    const bool clean = rc == SIGINT || rc == SIGTERM || rc == SIGHUP;
+    out.exit_status = clean ? 0 : 1;
+    return out;
+}
+
+int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& ready) {
+    const std::unique_ptr<Engine> engine = make_engine(config, options);
+    if (!engine) return 1;
+    if (options.files_only) return serve_files(*engine, options, false, ready);
+    const MountOutcome mount = serve_mount(*engine, options, ready);
+    if (mount.lost) return serve_files(*engine, options, true, ready);
+    if (mount.mounted) return mount.exit_status;
+    if (options.require_mount) {
+        spdlog::error("cannot mount at {}: {} (--require-mount: not falling back to files mode)",
+                      options.mountpoint, mount.problem);
+        return 1;
+    }
+    spdlog::warn(
+        "cannot mount at {}: {}; serving files mode over {} instead (the files are "
+        "renewed before expiry; --require-mount exits instead)",
+        options.mountpoint, mount.problem, options.mountpoint);
+    return serve_files(*engine, options, false, ready);
 }
 
 }  // namespace
 
 int run_daemon(const Config& config, const DaemonOptions& options) {
-    if (const std::string problem = describe_mountpoint_problem(options.mountpoint);
-        !problem.empty()) {
+    const std::string problem = options.files_only
+                                    ? describe_files_dir_problem(options.mountpoint)
+                                    : describe_mountpoint_problem(options.mountpoint);
+    if (!problem.empty()) {
         spdlog::error("{}", problem);
         return 1;
     }
