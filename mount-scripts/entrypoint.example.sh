@@ -4,9 +4,9 @@
 # Usage: entrypoint.example.sh AGENT-COMMAND [ARGS...]
 #
 # Starts gastown-creds-supervise in the background, waits until the mount
-# serves, configures git for the rigs, then runs the agent command. SIGTERM,
-# SIGINT and SIGHUP go to the agent; when the agent exits, the supervisor is
-# stopped cleanly (the daemon writes its tokens through to the static files and
+# (or, without FUSE, files mode) serves, configures git for the rigs, then
+# runs the agent command. SIGTERM, SIGINT and SIGHUP go to the agent; when
+# the agent exits, the supervisor is stopped cleanly (the daemon writes its tokens through to the static files and
 # unmounts) and the entrypoint exits with the agent's status.
 #
 # The agent runs as a child rather than through exec, so that something is
@@ -80,12 +80,18 @@ export GASTOWN_CREDS_MOUNTPOINT=$mnt
 "$supervise" --mountpoint "$mnt" &
 supervisor=$!
 
-# The mount serves when mountinfo lists it and the directory answers.
+# The mount serves when mountinfo lists it and the directory answers; without
+# FUSE the daemon serves files mode, and says so through its socket (status).
 serving() {
   local esc=$mnt
   esc=${esc//\\/\\134} esc=${esc// /\\040} esc=${esc//$'\t'/\\011} esc=${esc//$'\n'/\\012}
-  M=$esc awk '$5 == ENVIRON["M"] { found = 1 } END { exit !found }' /proc/self/mountinfo &&
+  if M=$esc awk '$5 == ENVIRON["M"] { found = 1 } END { exit !found }' /proc/self/mountinfo; then
     ls -- "$mnt" >/dev/null 2>&1
+  else
+    local header
+    header=$("${GASTOWN_CREDFS_BINARY:-gastown-credfs}" status "$mnt" 2>/dev/null | head -n 1) || true
+    [[ "$header" == *"files mode"* ]]
+  fi
 }
 deadline=$((SECONDS + wait_s))
 until serving; do

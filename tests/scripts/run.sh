@@ -209,9 +209,13 @@ test_umount_busy_and_foreign() {
   ! is_mounted "$mnt" || fail "$mnt still mounted"
   ls -- "$mnt" >/dev/null || fail "ls $mnt fails"
   grep -q '^https://x-access-token:ghs_' <&3 || fail "a file opened before the lazy unmount no longer reads"
+  expect_contains "$out" "serves the files still open"
   exec 3<&-
   kill "$holder"
   wait "$holder" 2>/dev/null || true
+  # Once they are closed, a second run stops the daemon.
+  out=$("$scripts/gastown-creds-umount" --mountpoint "$mnt" 2>&1) || fail "second umount exited $?: $out"
+  expect_contains "$out" "stopped the daemon"
 
   # Never unmounts something that is not gastown-credfs.
   if [ "$(id -u)" -eq 0 ]; then
@@ -404,15 +408,21 @@ test_supervise_sigint_and_outside_unmount() {
   [ "$rc" -eq 0 ] || fail "SIGINT: the supervisor exited $rc, want 0"
   ! is_mounted "$mnt" || fail "$mnt still mounted after SIGINT"
 
-  # fusermount3 -u from outside: the daemon exits 0 and the supervisor too.
+  # fusermount3 -u from outside: the daemon goes on in files mode, still
+  # supervised; gastown-creds-umount then stops it, and the supervisor exits 0.
   "$scripts/gastown-creds-supervise" --config "$cfg" --mountpoint "$mnt" --binary "$bin" 2>"$tmp/sup3.log" &
   sup=$!
   track "$sup"
   wait_until 10 "the supervised mount to serve" serving "$mnt"
   fusermount3 -u "$mnt"
+  wait_until 10 "the daemon to go on in files mode" grep -q "files mode" "$tmp/sup3.log"
+  kill -0 "$sup" 2>/dev/null || fail "the supervisor exited after an outside unmount"
+  expect_good_read "$mnt/rig-a"
+  out=$("$scripts/gastown-creds-umount" --mountpoint "$mnt" 2>&1) || fail "gastown-creds-umount exited $?: $out"
+  expect_contains "$out" "stopping the files-mode daemon"
   wait_exit "$sup" 15
   [ "$rc" -eq 0 ] || fail "outside unmount: the supervisor exited $rc, want 0"
-  expect_contains "$(cat "$tmp/sup3.log")" "unmounted on purpose; not restarting"
+  expect_contains "$(cat "$tmp/sup3.log")" "stopped on purpose; not restarting"
 }
 
 test_supervise_backoff() {
