@@ -60,10 +60,12 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpAndVersion) {
     CliRun help = run("--help");
     EXPECT_EQ(help.status, 0);
-    EXPECT_NE(help.output.find("Usage: gastown-credfs --config FILE [-f] MOUNTPOINT"),
-              std::string::npos);
+    EXPECT_NE(
+        help.output.find("Usage: gastown-credfs --config FILE [-f] [--require-mount] MOUNTPOINT"),
+        std::string::npos);
     for (const char* line :
-         {"gastown-credfs status [--json] [MOUNTPOINT]", "gastown-credfs check --config FILE",
+         {"gastown-credfs --config FILE [-f] --files DIR",
+          "gastown-credfs status [--json] [MOUNTPOINT]", "gastown-credfs check --config FILE",
           "gastown-credfs doctor [--repo DIR] [MOUNTPOINT]"}) {
         EXPECT_NE(help.output.find(line), std::string::npos) << line;
     }
@@ -80,6 +82,14 @@ TEST_F(CliTest, BadCommandLinesExit2) {
     EXPECT_EQ(run("--config").status, 2);
     EXPECT_EQ(run("--bogus " + mnt_).status, 2);
     EXPECT_EQ(run("--config x").status, 2);
+    const CliRun both = run("--config x --files " + mnt_ + " --require-mount");
+    EXPECT_EQ(both.status, 2);
+    EXPECT_NE(both.output.find("--files and --require-mount exclude each other"), std::string::npos)
+        << both.output;
+    const CliRun extra = run("--config x --files " + mnt_ + " " + mnt_);
+    EXPECT_EQ(extra.status, 2);
+    EXPECT_NE(extra.output.find("--files DIR takes no MOUNTPOINT"), std::string::npos)
+        << extra.output;
 }
 
 TEST_F(CliTest, BadConfigIsOneLineExit2AndNothingMounted) {
