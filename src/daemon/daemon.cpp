@@ -21,6 +21,8 @@
 #include "credfs/engine/rig_registry.hpp"
 #include "credfs/fs/filesystem.hpp"
 #include "credfs/fs/fuse_adapter.hpp"
+#include "credfs/helper/helper_client.hpp"
+#include "credfs/helper/helper_server.hpp"
 #include "credfs/sources/source_factory.hpp"
 
 namespace credfs {
@@ -170,6 +172,27 @@ struct FuseArgs {
     ~FuseArgs() { fuse_opt_free_args(&args); }
 };
 
+/// The credential helper's socket (config "socket", else <mountpoint>.sock).
+/// One that cannot be bound is one error line, and the daemon serves on
+/// without it: the files still work (docs/deployment.md).
+std::unique_ptr<HelperServer> start_helper_server(const Config& config,
+                                                  const std::string& mountpoint,
+                                                  RigRegistry& registry, const Clock& clock) {
+    const std::string path =
+        config.socket.empty() ? socket_for_mountpoint(mountpoint) : config.socket;
+    const StatusInfo info{CREDFS_VERSION, clock.now()};
+    auto server = std::make_unique<HelperServer>(path, registry, [&registry, &clock, info] {
+        return render_status(*registry.rigs(), info, clock.now());
+    });
+    try {
+        server->start();
+    } catch (const std::system_error& e) {
+        spdlog::error("no credential helper: {}", e.what());
+        return nullptr;
+    }
+    return server;
+}
+
 int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& ready) {
     struct stat before {};
     ::stat(options.mountpoint.c_str(), &before);
@@ -221,6 +244,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     }
     std::atomic<bool> stopping{false};
     std::thread announcer;
+    std::unique_ptr<HelperServer> helper;
     {
         // Our threads, and the refresh threads they start, never take the
         // signals that must reach the main thread.
@@ -229,6 +253,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
         spdlog::info("mounted {} rig(s) at {}, source {}", registry.rigs()->rigs.size(),
                      options.mountpoint, source->type_name());
         scheduler.start(registry);
+        helper = start_helper_server(config, options.mountpoint, registry, clock);
         announcer =
             std::thread(announce_when_serving, options.mountpoint, before.st_dev,
                         !options.foreground, std::cref(registry), config.refresh.read_timeout_s,
@@ -245,6 +270,7 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     fuse_loop_cfg_destroy(loop_config);
 
     stopping = true;
+    helper.reset();  // stops answering before the mount goes
     reloader.stop();
     scheduler.stop();
     fuse_remove_signal_handlers(se);
