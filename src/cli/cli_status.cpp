@@ -136,6 +136,10 @@ StatusTable render_status_table(std::string_view status_json, WallTime now) {
     if (root["uptime_s"].isNumeric())
         header += ", up " + format_duration(root["uptime_s"].asDouble());
     header += ", " + std::to_string(rigs.size()) + " rig(s)";
+    // Older daemons wrote no mode: they only served a mount.
+    if (const std::string mode = string_field(root, "mode"); !mode.empty()) {
+        header += mode == "files" ? ", files mode (no mount)" : ", " + mode + " mode";
+    }
     table.text = header + "\n";
     if (rigs.empty()) {
         table.text += "(no rigs configured)\n";

@@ -19,6 +19,15 @@ GitRewritePolicy::Applied GitRewritePolicy::apply(const StoreRewrite& rewrite, W
         out.unchanged = kept_lines_ == before;
         return out;
     }
+    const Applied rejected = reject(now, has_token);
+    out.refresh_now = rejected.refresh_now;
+    out.refresh_by = rejected.refresh_by;
+    return out;
+}
+
+GitRewritePolicy::Applied GitRewritePolicy::reject(WallTime now, bool has_token) {
+    Applied out;
+    out.kept = kept_lines_.size();
     if (!has_token) return out;  // nothing served yet: nothing git could reject
     if (last_rejection_refresh_ &&
         seconds_between(*last_rejection_refresh_, now) < refresh_.reject_cooldown_s) {
@@ -35,7 +44,7 @@ GitRewritePolicy::Applied GitRewritePolicy::apply(const StoreRewrite& rewrite, W
     last_rejection_refresh_ = now;
     ++rejections_;
     out.refresh_now = true;
-    spdlog::warn("rig {}: git erased the token after a rejection: refreshing now", rig_.id);
+    spdlog::warn("rig {}: git reported the token rejected: refreshing now", rig_.id);
     return out;
 }
 

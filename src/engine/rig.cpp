@@ -298,14 +298,7 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
             spdlog::debug("rig {}: git rewrote the file unchanged (approval)", config_.id);
             return;
         }
-        if (applied.refresh_by) {
-            stats_.next_refresh_at = std::min(stats_.next_refresh_at, *applied.refresh_by);
-        }
-        if (const CredentialPtr cred = current()) {
-            current_.store(std::make_shared<const Credential>(
-                cred->token, cred->expires_at, cred->fetched_at, git_.render(cred->token),
-                cred->rejected || applied.refresh_now));
-        }
+        mark_applied(applied);
     }
     spdlog::log(rewrite.has_managed_line ? spdlog::level::debug : spdlog::level::info,
                 "rig {}: git rewrote the file: {}; keeping {} other line(s)", config_.id,
@@ -317,12 +310,43 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
                      config_.id, applied.dropped, GitRewritePolicy::kMaxKeptBytes / 1024);
     }
     write_through();
+    act_on_rejection(applied, !rewrite.has_managed_line);
+}
+
+bool Rig::report_rejected(std::string_view password) {
+    GitRewritePolicy::Applied applied;
+    {
+        MutexLock lock(mu_);
+        const CredentialPtr cred = current();
+        if (!cred || cred->token != password) return false;
+        applied = git_.reject(clock_.now(), true);
+        mark_applied(applied);
+    }
+    spdlog::info("rig {}: git's credential helper reported the token rejected", config_.id);
+    act_on_rejection(applied, true);
+    return true;
+}
+
+void Rig::mark_applied(const GitRewritePolicy::Applied& applied) {
+    if (applied.refresh_by) {
+        stats_.next_refresh_at = std::min(stats_.next_refresh_at, *applied.refresh_by);
+    }
+    if (const CredentialPtr cred = current()) {
+        current_.store(std::make_shared<const Credential>(
+            cred->token, cred->expires_at, cred->fetched_at, git_.render(cred->token),
+            cred->rejected || applied.refresh_now));
+    }
+}
+
+void Rig::act_on_rejection(const GitRewritePolicy::Applied& applied, bool rejected) {
     if (applied.refresh_now) {
         refresh_async(RefreshTrigger::Rejected);
-    } else if (!rewrite.has_managed_line && on_refreshed_) {
+    } else if (rejected && on_refreshed_) {
         on_refreshed_();  // the scheduler re-reads next_refresh_at
     }
 }
+
+void Rig::write_fallback() { write_through(); }
 
 void Rig::write_through() {
     if (fallback_ != nullptr) fallback_->write([this] { return current(); });

@@ -72,6 +72,15 @@ RigPtr RigRegistry::find(std::string_view file_name) const {
     return it == set->by_file.end() ? nullptr : it->second;
 }
 
+RigPtr RigRegistry::find_rig(std::string_view file_or_id) const {
+    if (RigPtr rig = find(file_or_id)) return rig;
+    const auto set = current_.load();
+    for (const auto& rig : set->rigs) {
+        if (rig->config().id == file_or_id) return rig;
+    }
+    return nullptr;
+}
+
 ReloadSummary RigRegistry::reload(const std::shared_ptr<const Config>& config,
                                   const std::shared_ptr<TokenSource>& source) {
     // Built before anything is retired: if it throws, the running rigs stay.

@@ -24,6 +24,7 @@ std::string rig_state(const Rig& rig, WallTime now) {
 std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime now) {
     Json::Value root;
     root["version"] = info.version;
+    root["mode"] = info.mode;
     root["uptime_s"] = static_cast<Json::Int64>(seconds_between(info.started_at, now));
     root["rigs"] = Json::Value(Json::arrayValue);
     for (const auto& rig : rigs.rigs) {

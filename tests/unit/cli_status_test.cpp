@@ -66,6 +66,12 @@ TEST(StatusTable, HealthyRigsExitZero) {
     EXPECT_NE(b.find("stale"), std::string::npos) << t.text;
     EXPECT_NE(b.find("3m 00s"), std::string::npos) << t.text;
     EXPECT_NE(b.find("1h 00m ago"), std::string::npos) << t.text;
+    // The front end that serves, when the daemon says.
+    std::string files = doc(R"({"file": "a", "state": "ok"})");
+    files.insert(1, R"("mode": "files", )");
+    const StatusTable f = render_status_table(files, kNow);
+    EXPECT_EQ(f.text.substr(0, f.text.find('\n')),
+              "gastown-credfs 0.1.0, up 1h 02m, 1 rig(s), files mode (no mount)");
 }
 
 // A transport error names the URL first; shortened, the reason fits.

@@ -213,6 +213,7 @@ TEST_F(FilesystemTest, StatusIsReadOnlyJsonWithoutTokens) {
     Json::Value root;
     ASSERT_TRUE(Json::Reader().parse(text, root)) << text;
     EXPECT_EQ(root["version"].asString(), "9.9.9");
+    EXPECT_EQ(root["mode"].asString(), "mount");
     ASSERT_EQ(root["rigs"].size(), 2u);
     EXPECT_EQ(root["rigs"][0]["file"].asString(), "rig-a");
     EXPECT_EQ(root["rigs"][0]["state"].asString(), "ok");

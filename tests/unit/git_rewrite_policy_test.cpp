@@ -89,6 +89,20 @@ TEST_F(GitRewritePolicyTest, TheCooldownDefersASecondRejectionToItsEndInclusive)
     EXPECT_EQ(policy_.rejections(), 2u);
 }
 
+TEST_F(GitRewritePolicyTest, AReportedRejectionKeepsTheLinesAndSharesTheCooldown) {
+    policy_.keep_lines({"https://a:b@gitlab.example"});
+    const WallTime first = clock_.now();
+    EXPECT_FALSE(policy_.reject(first, false).refresh_now);  // nothing served yet
+    EXPECT_TRUE(policy_.reject(first, true).refresh_now);
+    EXPECT_EQ(policy_.kept_count(), 1u);
+    clock_.advance(1);
+    // An erase of the file right after the helper's report: one forced refresh.
+    const auto within = policy_.apply(erase({"https://a:b@gitlab.example"}), clock_.now(), true);
+    EXPECT_FALSE(within.refresh_now);
+    EXPECT_EQ(within.refresh_by, first + to_wall_duration(5));
+    EXPECT_EQ(policy_.rejections(), 1u);
+}
+
 TEST_F(GitRewritePolicyTest, KeepsLinesUpToTheByteBoundAndSkipsOnlyThoseThatDoNotFit) {
     // Two lines filling the bound exactly (newlines included), one that does
     // not fit, then a short one that still does not: the bound is full.
@@ -134,6 +148,23 @@ TEST_F(RigRewriteTest, EraseMarksTheTokenRejectedAndRefreshesAtOnce) {
     EXPECT_FALSE(rig->current()->rejected);
     EXPECT_EQ(rig->stats().rejections, 1u);
     EXPECT_EQ(rig->credential_for_read().credential->token, "ghs_tok2");
+}
+
+TEST_F(RigRewriteTest, AReportedRejectionOfTheCurrentTokenRefreshesAndKeepsTheLines) {
+    auto rig = make_rig();
+    prime(*rig);
+    rig->apply_rewrite(parse_store_rewrite(
+        "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n", config_));
+    EXPECT_FALSE(rig->report_rejected("ghs_older"));  // not the served token: nothing
+    EXPECT_FALSE(rig->refresh_in_flight());
+    EXPECT_EQ(source_.calls(), 1);
+    EXPECT_TRUE(rig->report_rejected("ghs_tok1"));
+    ASSERT_TRUE(eventually([&] { return source_.calls() == 2 && !rig->refresh_in_flight(); }));
+    EXPECT_EQ(rig->current()->content,
+              "https://x-access-token:ghs_tok2@github.com\nhttps://a:b@gitlab.example\n");
+    EXPECT_EQ(rig->stats().rejections, 1u);
+    EXPECT_FALSE(rig->report_rejected("ghs_tok1"));  // now an older token
+    EXPECT_EQ(source_.calls(), 2);
 }
 
 TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {

@@ -88,5 +88,16 @@ TEST_F(RigRegistryTest, ARigWithItsOwnSourceUsesIt) {
     EXPECT_EQ(source_->calls(), 1);
 }
 
+TEST_F(RigRegistryTest, FindRigTakesTheFileNameFirstThenTheId) {
+    auto config = std::make_shared<Config>(*config_with({"a", "b"}));
+    config->rigs[0].file = "b";  // rig a is served as file b
+    config->rigs[1].file = "c";  // rig b as file c
+    RigRegistry registry(config, source_, clock_, [] { return 0.0; }, {});
+    EXPECT_EQ(registry.find_rig("b")->config().id, "a");
+    EXPECT_EQ(registry.find_rig("c")->config().id, "b");
+    EXPECT_EQ(registry.find_rig("a")->config().id, "a");
+    EXPECT_EQ(registry.find_rig("d"), nullptr);
+}
+
 }  // namespace
 }  // namespace credfs

@@ -52,6 +52,11 @@ class GitRewritePolicy {
     /// under refresh.reject_cooldown_s ago (then refresh_by its end).
     Applied apply(const StoreRewrite& rewrite, WallTime now, bool has_token);
 
+    /// A rejection reported without a rewrite (the credential helper's
+    /// `erase` with the current token) at wall time `now`: the kept lines
+    /// stay; refresh_now or refresh_by exactly as for an erase in apply().
+    Applied reject(WallTime now, bool has_token);
+
     /// Replaces the kept lines with `lines` (seeding from the fallback file at
     /// startup), within kMaxKeptBytes; returns how many were dropped.
     size_t keep_lines(const std::vector<std::string>& lines);

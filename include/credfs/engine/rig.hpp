@@ -9,6 +9,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
@@ -100,6 +101,18 @@ class Rig {
     /// refresh for its end. Thread-safe.
     void apply_rewrite(const StoreRewrite& rewrite) CREDFS_EXCLUDES(mu_);
 
+    /// git reported `password` rejected without rewriting the file (the
+    /// credential helper's `erase`, git-credential(1)). When it is the
+    /// current token: marked rejected, and a refresh starts at once under
+    /// the same rule and cooldown as an erase in apply_rewrite(); returns
+    /// true. Any other password (an older token): nothing, false. Thread-safe.
+    bool report_rejected(std::string_view password) CREDFS_EXCLUDES(mu_);
+
+    /// Writes the served content to the fallback file now (files mode: git
+    /// or someone else left other bytes there). No-op without a fallback.
+    /// Blocks for the write's fsyncs. Thread-safe.
+    void write_fallback() CREDFS_EXCLUDES(mu_);
+
     /// Writes the served content through to `store` (the rig's static
     /// fallback file and its state record) after every refresh and rewrite;
     /// without one nothing is written. Set before the first refresh.
@@ -128,6 +141,11 @@ class Rig {
     bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger)
         CREDFS_EXCLUDES(mu_);
     void on_failure(const std::string& why, WallTime now, double retry_after_s = 0)
+        CREDFS_EXCLUDES(mu_);
+    /// Records a rejection's schedule and marks the served credential.
+    void mark_applied(const GitRewritePolicy::Applied& applied) CREDFS_REQUIRES(mu_);
+    /// Starts the forced refresh, or wakes the scheduler for a deferred one.
+    void act_on_rejection(const GitRewritePolicy::Applied& applied, bool rejected)
         CREDFS_EXCLUDES(mu_);
     /// Writes current() to the fallback file, if any (newest wins).
     void write_through() CREDFS_EXCLUDES(mu_);

@@ -48,6 +48,9 @@ class RigRegistry {
 
     /// The rig served as `file_name` now, or null. Thread-safe.
     RigPtr find(std::string_view file_name) const;
+    /// The rig served as file `file_or_id`, else the rig with that id, else
+    /// null (the credential helper's --rig takes either). Thread-safe.
+    RigPtr find_rig(std::string_view file_or_id) const;
 
     /// The current generation. Thread-safe; never null.
     std::shared_ptr<const RigSet> rigs() const { return current_.load(); }

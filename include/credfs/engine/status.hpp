@@ -15,6 +15,9 @@ inline constexpr const char* kStatusFile = ".status";
 struct StatusInfo {
     std::string version;
     WallTime started_at{};  ///< Wall time the daemon started.
+    /// The front end serving the rig files: "mount" (FUSE) or "files"
+    /// (plain files kept fresh, no mount).
+    std::string mode = "mount";
 };
 
 /// One rig's state word: "ok", "stale" (less than min_ttl_s left), "failing"
@@ -22,7 +25,7 @@ struct StatusInfo {
 std::string rig_state(const Rig& rig, WallTime now);
 
 /// The status document (pretty JSON, newline-terminated):
-/// {"version", "uptime_s", "rigs": [{"file", "id", "source", "state",
+/// {"version", "mode", "uptime_s", "rigs": [{"file", "id", "source", "state",
 ///  "expires_at", "seconds_left", "last_refresh_at", "next_refresh_at",
 ///  "last_error", "refreshes", "failures", "consecutive_failures",
 ///  "on_demand_waits", "rejections", "write_through": {"ok", "failures",
