@@ -120,15 +120,6 @@ class ProcessSignalsBlocked {
     sigset_t old_{};
 };
 
-/// The rig served as `name`, by file name first, then by id.
-RigPtr find_rig(const RigRegistry& registry, const std::string& name) {
-    if (RigPtr rig = registry.find(name)) return rig;
-    const auto set = registry.rigs();
-    const auto it = std::find_if(set->rigs.begin(), set->rigs.end(),
-                                 [&](const RigPtr& r) { return r->config().id == name; });
-    return it == set->rigs.end() ? nullptr : *it;
-}
-
 std::string error_line(const std::string& why) { return "error=" + why + "\n"; }
 
 /// Unix seconds of a wall time, rounded down.
@@ -282,7 +273,7 @@ std::string HelperServer::answer_credential(const std::string& verb, const std::
                                             const std::string& attributes) {
     const ParsedAttributes parsed = parse_credential_attributes(attributes);
     if (!parsed.error.empty()) return error_line(parsed.error);
-    const RigPtr rig = find_rig(registry_, rig_name);
+    const RigPtr rig = registry_.find_rig(rig_name);
     if (!rig) return error_line("no rig named " + rig_name + " (by file name or id)");
     if (verb == "store") return "";
     const RigConfig& config = rig->config();
