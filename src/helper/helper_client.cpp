@@ -20,7 +20,7 @@ namespace {
 using Deadline = std::chrono::steady_clock::time_point;
 
 /// Longest answer read: a status document of many rigs, well below this.
-constexpr size_t kMaxAnswer = 4 * 1024 * 1024;
+constexpr size_t kMaxAnswer = size_t{4} * 1024 * 1024;
 
 class Fd {
   public:

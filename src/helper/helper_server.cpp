@@ -26,14 +26,18 @@ namespace {
 constexpr size_t kMaxRequest = kMaxCredentialInput + 1024;
 constexpr int kRefusalLogIntervalS = 60;
 
+/// what(): "socket PATH: [what: ]<errno text>".
 [[noreturn]] void fail(const std::string& path, const std::string& what, int err) {
-    throw std::system_error(err, std::generic_category(), "socket " + path + ": " + what);
+    throw std::system_error(err, std::generic_category(),
+                            "socket " + path + (what.empty() ? "" : ": " + what));
 }
+
+std::string errno_text(int err) { return std::error_code(err, std::generic_category()).message(); }
 
 sockaddr_un address_of(const std::string& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) fail(path, "path too long", ENAMETOOLONG);
+    if (path.size() >= sizeof addr.sun_path) fail(path, "", ENAMETOOLONG);
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     return addr;
 }
@@ -53,12 +57,12 @@ void clear_stale_socket(const std::string& path, const sockaddr_un& addr) {
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) {
         if (errno == ENOENT) return;
-        fail(path, std::strerror(errno), errno);
+        fail(path, "", errno);
     }
     if (!S_ISSOCK(st.st_mode)) fail(path, "exists and is not a socket; not replacing it", EEXIST);
     if (someone_answers(addr)) fail(path, "another daemon answers on it", EADDRINUSE);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        fail(path, std::string("cannot remove the stale socket: ") + std::strerror(errno), errno);
+        fail(path, "cannot remove the stale socket", errno);
     }
 }
 
@@ -139,7 +143,7 @@ void HelperServer::start() {
     const sockaddr_un addr = address_of(path_);
     clear_stale_socket(path_, addr);
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) fail(path_, std::strerror(errno), errno);
+    if (listen_fd_ < 0) fail(path_, "", errno);
     // chmod after bind leaves a moment at the umask's mode; SO_PEERCRED
     // refuses other users during it anyway.
     if (::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0 ||
@@ -147,13 +151,13 @@ void HelperServer::start() {
         const int err = errno;
         ::close(listen_fd_);
         listen_fd_ = -1;
-        fail(path_, std::strerror(err), err);
+        fail(path_, "", err);
     }
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
     if (wake_fd_ < 0) {
         const int err = errno;
         stop();
-        fail(path_, std::string("eventfd: ") + std::strerror(err), err);
+        fail(path_, "eventfd", err);
     }
     const ProcessSignalsBlocked blocked;
     acceptor_ = std::thread([this] { accept_loop(); });
@@ -187,7 +191,7 @@ void HelperServer::accept_loop() {
         pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0) {
             if (errno == EINTR) continue;
-            spdlog::error("credential helper socket {}: poll: {}", path_, std::strerror(errno));
+            spdlog::error("credential helper socket {}: poll: {}", path_, errno_text(errno));
             return;
         }
         if (fds[1].revents != 0) return;

@@ -14,7 +14,7 @@ namespace credfs {
 
 /// Longest attribute text accepted, in bytes (git's own requests are a few
 /// hundred; a certificate-bearing one a few KiB).
-inline constexpr std::size_t kMaxCredentialInput = 64 * 1024;
+inline constexpr std::size_t kMaxCredentialInput = std::size_t{64} * 1024;
 
 /// The attributes this project reads or writes. Unknown keys (git adds new
 /// ones: "capability[]", "wwwauth[]", "oauth_refresh_token", ...) are
