@@ -1,29 +1,24 @@
 #!/usr/bin/env bash
 # Fails when a file includes a header from a layer above its own
-# (docs/design.md, "Layers"): core < sources < engine < front ends < daemon < cli,
-# where the front ends (fs: the mount, files: files mode, helper: the
-# credential helper's socket) share one rank and never include each other.
+# (docs/design.md, "Layers"): core < sources < engine < {fs, files, helper}
+# < daemon < cli. The front ends in braces share a rank and never include
+# each other.
 # The static-library link order catches most of these too; this names the
 # offending line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-layers=(core sources engine fs files helper daemon cli)
-rank() {
-  case "$1" in
-    core) echo 0 ;; sources) echo 1 ;; engine) echo 2 ;;
-    fs | files | helper) echo 3 ;; daemon) echo 4 ;; cli) echo 5 ;; *) echo -1 ;;
-  esac
-}
+ranks=(core sources engine "fs files helper" daemon cli)
+rank() { local i; for i in "${!ranks[@]}"; do [[ " ${ranks[$i]} " == *" $1 "* ]] && { echo "$i"; return; }; done; echo -1; }
 bad=0
-for layer in "${layers[@]}"; do
+for layer in ${ranks[*]}; do
   mine=$(rank "$layer")
   for dir in "$root/src/$layer" "$root/include/credfs/$layer"; do
     [ -d "$dir" ] || continue
     while IFS=: read -r file line text; do
       used=$(sed -E 's#.*"credfs/([a-z]+)/.*#\1#' <<<"$text")
-      # Same rank, other name: one front end reaching into another.
-      if [ "$(rank "$used")" -lt 0 ] || [ "$(rank "$used")" -gt "$mine" ] ||
-        { [ "$(rank "$used")" -eq "$mine" ] && [ "$used" != "$layer" ]; }; then
+      theirs=$(rank "$used")
+      if [ "$theirs" -lt 0 ] || [ "$theirs" -gt "$mine" ] ||
+         { [ "$theirs" -eq "$mine" ] && [ "$used" != "$layer" ]; }; then
         echo "check-layers: ${file#"$root"/}:$line: $layer includes $used: ${text}" >&2
         bad=1
       fi

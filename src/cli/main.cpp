@@ -10,11 +10,13 @@
 
 #include "credfs/cli/cli_check.hpp"
 #include "credfs/cli/cli_status.hpp"
+#include "credfs/cli/credential_helper.hpp"
 #include "credfs/cli/doctor.hpp"
 #include "credfs/cli/mount_probe.hpp"
 #include "credfs/core/config.hpp"
 #include "credfs/core/log.hpp"
 #include "credfs/daemon/daemon.hpp"
+#include "credfs/helper/helper_client.hpp"
 #include "credfs/sources/config_files.hpp"
 
 namespace {
@@ -25,6 +27,7 @@ constexpr const char* kUsage =
        gastown-credfs status [--json] [MOUNTPOINT]
        gastown-credfs check --config FILE
        gastown-credfs doctor [--repo DIR] [MOUNTPOINT]
+       gastown-credfs credential-helper [--socket PATH] --rig RIG get|store|erase
 
 Mounts MOUNTPOINT (e.g. /tmp/gastown-creds) with one git credential-store file
 per configured rig, each always holding a fresh installation token.
@@ -57,8 +60,9 @@ Commands (MOUNTPOINT defaults to $GASTOWN_CREDS_MOUNTPOINT, else
   status [--json] [MOUNTPOINT]
       Reads MOUNTPOINT/.status and prints one row per rig: state, time until
       its token expires, last refresh, last error. --json prints the document
-      unchanged. Exit 0 when every rig is ok or stale, 1 when one is failing,
-      expired or has no token, or MOUNTPOINT is no live gastown-credfs mount.
+      unchanged. When MOUNTPOINT is no live mount, asks the daemon's socket
+      MOUNTPOINT.sock instead. Exit 0 when every rig is ok or stale, 1 when
+      one is failing, expired or has no token, or neither answers.
   check --config FILE
       Fetches one token per rig from the configured sources without mounting
       (no file is written) and prints OK or FAIL with the reason per rig.
@@ -68,10 +72,20 @@ Commands (MOUNTPOINT defaults to $GASTOWN_CREDS_MOUNTPOINT, else
       credential.helper for https://github.com is a store helper on a file in
       MOUNTPOINT, and with --repo that no remote URL of DIR embeds a token.
       One OK/WARN/FAIL line each; exit 1 when any check fails.
+  credential-helper [--socket PATH] --rig RIG get|store|erase
+      git's credential helper: asks the daemon over its socket (PATH, default
+      $GASTOWN_CREDS_MOUNTPOINT.sock, else /tmp/gastown-creds.sock) for RIG's
+      token, as fresh as an open of the rig file, with password_expiry_utc.
+      erase of the current token makes the daemon refresh it; store does
+      nothing. Prints nothing (exit 0) when the daemon does not answer, so
+      git asks its next helper.
 
 Use with git:
   git config --global credential.https://github.com.helper \
       "store --file=MOUNTPOINT/<rig file>"
+  or, with the expiry git >= 2.40 honours (gastown-creds-git-setup --helper):
+  git config --global credential.https://github.com.helper \
+      "!gastown-credfs credential-helper --rig <rig file>"
 )";
 
 int usage_error(const std::string& message) {
@@ -130,10 +144,17 @@ int status_command(int argc, char** argv) {
     }
     std::string mountpoint;
     if (!mountpoint_arg(argc, argv, "status", mountpoint)) return 2;
-    const credfs::MountProbe probe = credfs::probe_mount(mountpoint);
+    credfs::MountProbe probe = credfs::probe_mount(mountpoint);
     if (probe.state != credfs::MountState::Live) {
-        std::fprintf(stderr, "gastown-credfs: %s\n", probe.problem.c_str());
-        return credfs::kStatusUnhealthy;
+        // No mount (files mode, or the mount went away): the daemon's socket.
+        const credfs::DaemonAnswer answer =
+            credfs::ask_daemon(credfs::socket_for_mountpoint(mountpoint), "status\n\n");
+        if (answer.outcome != credfs::DaemonAnswer::Outcome::Answered || answer.text.empty() ||
+            answer.text.starts_with("error=")) {
+            std::fprintf(stderr, "gastown-credfs: %s\n", probe.problem.c_str());
+            return credfs::kStatusUnhealthy;
+        }
+        probe.status_json = answer.text;
     }
     const credfs::StatusTable table =
         credfs::render_status_table(probe.status_json, credfs::SystemClock().now());
@@ -204,6 +225,37 @@ int doctor_command(int argc, char** argv) {
     return credfs::doctor_exit_code(checks);
 }
 
+int credential_helper_command(int argc, char** argv) {
+    static const option kLong[] = {{"socket", required_argument, nullptr, 's'},
+                                   {"rig", required_argument, nullptr, 'r'},
+                                   {"help", no_argument, nullptr, 'h'},
+                                   {nullptr, 0, nullptr, 0}};
+    credfs::CredentialHelperOptions options;
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts.
+    options.socket = credfs::default_socket_path(std::getenv("GASTOWN_CREDS_MOUNTPOINT"));
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded until the command runs.
+    for (int opt; (opt = getopt_long(argc, argv, "s:r:h", kLong, nullptr)) != -1;) {
+        if (opt == 's') {
+            options.socket = optarg;
+        } else if (opt == 'r') {
+            options.rig = optarg;
+        } else if (opt == 'h') {
+            std::fputs(kUsage, stdout);
+            return 0;
+        } else {
+            return usage_error(unknown_option(argv, "credential-helper"));
+        }
+    }
+    if (options.rig.empty() || options.rig.find_first_of(" \t\r\n") != std::string::npos) {
+        return usage_error("credential-helper: --rig RIG (a rig file name or id) is required");
+    }
+    if (optind + 1 != argc) {
+        return usage_error("credential-helper: expected one action (get, store or erase)");
+    }
+    options.action = argv[optind];
+    return credfs::run_credential_helper(options, stdin, stdout, stderr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,6 +266,7 @@ int main(int argc, char** argv) {
         if (command == "status") return status_command(argc - 1, argv + 1);
         if (command == "check") return check_command(argc - 1, argv + 1);
         if (command == "doctor") return doctor_command(argc - 1, argv + 1);
+        if (command == "credential-helper") return credential_helper_command(argc - 1, argv + 1);
     }
     static const option kLong[] = {{"config", required_argument, nullptr, 'c'},
                                    {"foreground", no_argument, nullptr, 'f'},

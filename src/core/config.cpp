@@ -327,6 +327,17 @@ std::vector<std::string> warnings_for(const Config& cfg) {
     return out;
 }
 
+/// A path a Unix socket can bind: sun_path holds 107 bytes and a NUL.
+std::string parse_socket(const Json::Value& root, const std::string& base_dir) {
+    const auto socket = string_at(root, "socket", "socket");
+    if (!socket) return "";
+    if (socket->empty()) fail("socket", "must not be empty (leave it out for <mountpoint>.sock)");
+    if (socket->back() == '/') fail("socket", "must name a file, not a directory");
+    std::string path = resolve(*socket, base_dir);
+    if (path.size() > 107) fail("socket", "path longer than 107 bytes (a Unix socket's limit)");
+    return path;
+}
+
 }  // namespace
 
 EnvLookup process_env() {
@@ -342,9 +353,10 @@ Config parse_config(const std::string& json_text, const EnvLookup& env, std::str
     if (base_dir.empty()) base_dir = std::filesystem::current_path().string();
     const Json::Value root = parse_strict(json_text);
     if (!root.isObject()) fail("config", "must be a JSON object");
-    check_keys(root, "", {"source", "refresh", "rigs", "log"});
+    check_keys(root, "", {"source", "refresh", "rigs", "log", "socket"});
     Config cfg;
     cfg.log = parse_log(root, base_dir);
+    cfg.socket = parse_socket(root, base_dir);
     cfg.source = parse_source(root, env, base_dir);
     cfg.refresh = parse_refresh(root);
     cfg.rigs = parse_rigs(root, env, base_dir);

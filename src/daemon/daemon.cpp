@@ -26,6 +26,8 @@
 #include "credfs/files/files_watcher.hpp"
 #include "credfs/fs/filesystem.hpp"
 #include "credfs/fs/fuse_adapter.hpp"
+#include "credfs/helper/helper_client.hpp"
+#include "credfs/helper/helper_server.hpp"
 #include "credfs/sources/source_factory.hpp"
 
 namespace credfs {
@@ -212,6 +214,9 @@ struct Engine {
     std::shared_ptr<TokenSource> source;
     std::unique_ptr<RigRegistry> registry;
     std::unique_ptr<Reloader> reloader;
+    WallTime started_at = clock.now();
+    /// Which front end serves the rig files, for the status document.
+    std::atomic<bool> files_mode{false};
 };
 
 /// Builds the engine over `dir`; null after one error line.
@@ -234,6 +239,25 @@ std::unique_ptr<Engine> make_engine(const Config& config, const DaemonOptions& o
     e->reloader = std::make_unique<Reloader>(options.config_path, e->clock, *e->registry, e->config,
                                              e->source);
     return e;
+}
+
+/// The credential helper's socket (config "socket", else <mountpoint>.sock).
+/// One that cannot be bound is one error line, and the daemon serves on
+/// without it: the files still work (docs/deployment.md).
+std::unique_ptr<HelperServer> start_helper_server(const Engine& e, const std::string& mountpoint) {
+    const std::string path =
+        e.config->socket.empty() ? socket_for_mountpoint(mountpoint) : e.config->socket;
+    auto server = std::make_unique<HelperServer>(path, *e.registry, [&e] {
+        const StatusInfo info{CREDFS_VERSION, e.started_at, e.files_mode ? "files" : "mount"};
+        return render_status(*e.registry->rigs(), info, e.clock.now());
+    });
+    try {
+        server->start();
+    } catch (const std::system_error& err) {
+        spdlog::error("no credential helper: {}", err.what());
+        return nullptr;
+    }
+    return server;
 }
 
 /// libfuse reports a refused mount on stderr, over one to three lines (and
@@ -292,6 +316,7 @@ struct MountOutcome {
 /// hands git's rewrites to it, until SIGTERM, SIGINT or SIGQUIT. `started`:
 /// the engine's threads already run (the mount was lost under them).
 int serve_files(Engine& e, const DaemonOptions& options, bool started, ReadinessPipe& ready) {
+    e.files_mode = true;
     e.backing->set_shared_with_git(true);
     FilesWatcher watcher(options.mountpoint, *e.registry, *e.backing);
     std::atomic<bool> stopping{false};
@@ -432,12 +457,12 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
     return out;
 }
 
-int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& ready) {
-    const std::unique_ptr<Engine> engine = make_engine(config, options);
-    if (!engine) return 1;
-    if (options.files_only) return serve_files(*engine, options, false, ready);
-    const MountOutcome mount = serve_mount(*engine, options, ready);
-    if (mount.lost) return serve_files(*engine, options, true, ready);
+/// Serves the rig files through the mount, or files mode where there is
+/// none.
+int serve_front_ends(Engine& e, const DaemonOptions& options, ReadinessPipe& ready) {
+    if (options.files_only) return serve_files(e, options, false, ready);
+    const MountOutcome mount = serve_mount(e, options, ready);
+    if (mount.lost) return serve_files(e, options, true, ready);
     if (mount.mounted) return mount.exit_status;
     if (options.require_mount) {
         spdlog::error("cannot mount at {}: {} (--require-mount: not falling back to files mode)",
@@ -448,7 +473,18 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
         "cannot mount at {}: {}; serving files mode over {} instead (the files are "
         "renewed before expiry; --require-mount exits instead)",
         options.mountpoint, mount.problem, options.mountpoint);
-    return serve_files(*engine, options, false, ready);
+    return serve_files(e, options, false, ready);
+}
+
+int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& ready) {
+    const std::unique_ptr<Engine> engine = make_engine(config, options);
+    if (!engine) return 1;
+    // The credential helper answers beside whichever front end serves the
+    // files. Its threads block the stop signals themselves.
+    std::unique_ptr<HelperServer> helper = start_helper_server(*engine, options.mountpoint);
+    const int rc = serve_front_ends(*engine, options, ready);
+    helper.reset();  // stops answering before the engine goes
+    return rc;
 }
 
 }  // namespace

@@ -524,6 +524,17 @@ test_git_setup() {
     fail "git-setup with a mountpoint holding a space and a quote failed"
   [ "$(cd "$tmp/repo-clean" && fill)" = ghs_oddDDDDDDDDDDD ] ||
     fail "git does not read the rig file under '$odd': helper is $(git -C "$tmp/repo-clean" config --get-all "$key" | tail -n 1)"
+
+  # --helper: the daemon's helper first, the rig file after it. No daemon
+  # answers on $creds.sock here, so git falls through to the file.
+  out=$("$scripts/gastown-creds-git-setup" --helper --binary "$bin" rig-a 2>&1) ||
+    fail "git-setup --helper exited $?: $out"
+  show "$out"
+  [ "$(git config --global --get-all "$key")" = "$(printf '\n!%s credential-helper --socket %s.sock --rig rig-a\nstore --file=%s/rig-a' "$bin" "$creds" "$creds")" ] ||
+    fail "global $key with --helper is: $(git config --global --get-all "$key" | tr '\n' '|')"
+  [ "$(fill)" = ghs_globalAAAAAAAA ] || fail "with no daemon, git does not fall back to rig-a's file"
+  rc=0; "$scripts/gastown-creds-git-setup" --helper --binary "$tmp/no-such-binary" rig-a 2>/dev/null || rc=$?
+  [ "$rc" -eq 1 ] || fail "--helper with a missing binary: exit $rc, want 1"
 }
 
 # The agent is `sleep 60`; the entrypoint's own polling runs `sleep 0.1`, so match the argument too.

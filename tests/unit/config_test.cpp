@@ -222,6 +222,21 @@ TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigDirectory) {
     EXPECT_EQ(g.source.container_token_file, jwt_file_);
 }
 
+TEST_F(ConfigTest, SocketIsOptionalAndResolvedAgainstTheConfigDirectory) {
+    EXPECT_EQ(parse_config(gastown(), env()).socket, "");
+    EXPECT_EQ(parse_config(gastown(R"(, "socket": "/run/creds.sock")"), env()).socket,
+              "/run/creds.sock");
+    EXPECT_EQ(parse_config(gastown(R"(, "socket": "s/creds.sock")"), env(), dir_).socket,
+              dir_ + "/s/creds.sock");
+    EXPECT_EQ(error_of(gastown(R"(, "socket": "")")),
+              "socket: must not be empty (leave it out for <mountpoint>.sock)");
+    EXPECT_EQ(error_of(gastown(R"(, "socket": 3)")), "socket: must be a string");
+    EXPECT_EQ(error_of(gastown(R"(, "socket": "/run/")")),
+              "socket: must name a file, not a directory");
+    EXPECT_EQ(error_of(gastown(R"(, "socket": "/)" + std::string(120, 'x') + "\"")),
+              "socket: path longer than 107 bytes (a Unix socket's limit)");
+}
+
 TEST_F(ConfigTest, RefusesEmptySecretFileKeys) {
     EXPECT_EQ(error_of(R"({"source": {"type": "gastown", "api_url": "http://x", "town_id": "t",
                           "container_token_file": ""}, "rigs": [{"id": "r"}]})"),

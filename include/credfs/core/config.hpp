@@ -94,6 +94,9 @@ struct Config {
     RefreshConfig refresh;
     std::vector<RigConfig> rigs;
     LogConfig log;
+    /// The credential helper's Unix socket ("socket"): absolute, resolved
+    /// against the config's directory; empty: "<mountpoint>.sock".
+    std::string socket;
     /// Settings that work but probably not as meant (cross-field rules such
     /// as refresh.margin_s < refresh.min_ttl_s): one line each, naming the
     /// keys, for the log at startup, on reload and in `check`.
