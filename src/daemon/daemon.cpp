@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "credfs/core/log.hpp"
+#include "credfs/core/signals.hpp"
 #include "credfs/engine/refresh_scheduler.hpp"
 #include "credfs/engine/reloader.hpp"
 #include "credfs/engine/rig_registry.hpp"
@@ -170,28 +171,12 @@ void drop_inherited_fds(int keep) {
     ::close_range(keep + 1, ~0U, 0);
 }
 
-/// Blocks, in the calling thread and for its scope, the signals libfuse's
-/// handlers end the loop on, so that every thread started meanwhile inherits
-/// the block. libfuse's main loop waits in sem_wait() on the main thread and
-/// relies on the signal interrupting it; delivered to one of our own threads
-/// (the kernel picks another thread while the main thread blocks it, as
-/// libfuse does briefly around starting a worker), it only set the exit flag
-/// and the daemon went on serving until a request came.
-class LoopSignalsBlocked {
-  public:
-    LoopSignalsBlocked() {
-        sigset_t set;
-        sigemptyset(&set);
-        for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
-        ::pthread_sigmask(SIG_BLOCK, &set, &old_);
-    }
-    ~LoopSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-    LoopSignalsBlocked(const LoopSignalsBlocked&) = delete;
-    LoopSignalsBlocked& operator=(const LoopSignalsBlocked&) = delete;
-
-  private:
-    sigset_t old_{};
-};
+// Signals: libfuse's main loop waits in sem_wait() on the main thread and
+// relies on the signal interrupting it; delivered to one of our own threads
+// (the kernel picks another thread while the main thread blocks it, as
+// libfuse does briefly around starting a worker), it only set the exit flag
+// and the daemon went on serving until a request came. So every thread the
+// daemon starts runs under DaemonSignalsBlocked (core/signals.hpp).
 
 struct FuseArgs {
     fuse_args args = FUSE_ARGS_INIT(0, nullptr);
@@ -322,7 +307,7 @@ int serve_files(Engine& e, const DaemonOptions& options, bool started, Readiness
     std::atomic<bool> stopping{false};
     std::thread announcer;
     {
-        const LoopSignalsBlocked blocked;
+        const DaemonSignalsBlocked blocked;
         try {
             watcher.start();
         } catch (const std::system_error& err) {
@@ -343,12 +328,10 @@ int serve_files(Engine& e, const DaemonOptions& options, bool started, Readiness
     }
     spdlog::info("files mode: keeping {} rig file(s) in {} fresh, no mount",
                  e.registry->rigs()->rigs.size(), options.mountpoint);
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    for (const int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_signals, sig);
-    ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    const sigset_t stop = stop_signals();
+    ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     int sig = 0;
-    ::sigwait(&stop_signals, &sig);
+    ::sigwait(&stop, &sig);
     spdlog::info("files mode: stopping on signal {}", sig);
     stopping = true;
     watcher.stop();
@@ -401,7 +384,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
     {
         // Our threads, and the refresh threads they start, never take the
         // signals that must reach the main thread.
-        const LoopSignalsBlocked blocked;
+        const DaemonSignalsBlocked blocked;
         e.reloader->start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
         spdlog::info("mounted {} rig(s) at {}, source {}", e.registry->rigs()->rigs.size(),
                      options.mountpoint, e.source->type_name());
@@ -427,10 +410,8 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
     if (out.lost) {
         // Blocked before libfuse's handlers go: a SIGTERM from now on waits
         // for files mode's sigwait instead of killing the process.
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        for (const int sig : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&stop_signals, sig);
-        ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+        const sigset_t stop = stop_signals();
+        ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     } else {
         stopping = true;
         e.reloader->stop();

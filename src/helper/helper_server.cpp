@@ -16,6 +16,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "credfs/core/signals.hpp"
 #include "credfs/helper/credential_protocol.hpp"
 
 namespace credfs {
@@ -106,24 +107,6 @@ std::optional<std::string> read_request(int fd, int timeout_s) {
     }
 }
 
-/// Blocks, for the calling thread and the threads it starts, the signals the
-/// daemon's main thread must receive.
-class ProcessSignalsBlocked {
-  public:
-    ProcessSignalsBlocked() {
-        sigset_t set;
-        sigemptyset(&set);
-        for (const int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
-        ::pthread_sigmask(SIG_BLOCK, &set, &old_);
-    }
-    ~ProcessSignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
-    ProcessSignalsBlocked(const ProcessSignalsBlocked&) = delete;
-    ProcessSignalsBlocked& operator=(const ProcessSignalsBlocked&) = delete;
-
-  private:
-    sigset_t old_{};
-};
-
 std::string error_line(const std::string& why) { return "error=" + why + "\n"; }
 
 /// Unix seconds of a wall time, rounded down.
@@ -159,7 +142,7 @@ void HelperServer::start() {
         stop();
         fail(path_, "eventfd", err);
     }
-    const ProcessSignalsBlocked blocked;
+    const DaemonSignalsBlocked blocked;  // the daemon's main thread takes them
     acceptor_ = std::thread([this] { accept_loop(); });
     spdlog::info("credential helper socket at {}", path_);
 }
