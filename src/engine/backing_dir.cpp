@@ -62,12 +62,7 @@ int BackingDir::write_atomic(const std::string& name, std::string_view content) 
         if (fd < 0 && errno != EEXIST) return errno;
     }
     if (fd < 0) return EEXIST;
-    int err = write_all(fd, content);
-    if (err == 0 && ::fsync(fd) != 0) err = errno;
-    if (::close(fd) != 0 && err == 0) err = errno;
-    if (err == 0 && ::renameat(fd_, temp.c_str(), fd_, name.c_str()) != 0) err = errno;
-    if (err != 0) ::unlinkat(fd_, temp.c_str(), 0);
-    return err;
+    return commit(fd, temp, name, content);
 }
 
 int BackingDir::write_under_git_lock(const std::string& name, std::string_view content,
@@ -83,11 +78,16 @@ int BackingDir::write_under_git_lock(const std::string& name, std::string_view c
         if (std::chrono::steady_clock::now() >= deadline) return EEXIST;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    return commit(fd, lock, name, content);
+}
+
+int BackingDir::commit(int fd, const std::string& temp, const std::string& name,
+                       std::string_view content) const {
     int err = write_all(fd, content);
     if (err == 0 && ::fsync(fd) != 0) err = errno;
     if (::close(fd) != 0 && err == 0) err = errno;
-    if (err == 0 && ::renameat(fd_, lock.c_str(), fd_, name.c_str()) != 0) err = errno;
-    if (err != 0) ::unlinkat(fd_, lock.c_str(), 0);
+    if (err == 0 && ::renameat(fd_, temp.c_str(), fd_, name.c_str()) != 0) err = errno;
+    if (err != 0) ::unlinkat(fd_, temp.c_str(), 0);
     return err;
 }
 

@@ -59,6 +59,11 @@ class BackingDir {
     static bool is_temp_name(std::string_view name);
 
   private:
+    /// Writes `content` to `fd` (the new file `temp`), fsyncs, closes it and
+    /// renames `temp` over `name`; removes `temp` on failure. 0 or an errno.
+    int commit(int fd, const std::string& temp, const std::string& name,
+               std::string_view content) const;
+
     int fd_ = -1;
     std::string path_;
     std::atomic<bool> shared_with_git_{false};
