@@ -169,12 +169,21 @@ TEST_F(RigRewriteTest, AReportedRejectionOfTheCurrentTokenRefreshesAndKeepsTheLi
     EXPECT_EQ(source_.calls(), 2);
 }
 
-TEST_F(RigRewriteTest, AfterAnEraseTheFallbackFileGetsTheNewTokenNeverTheRejectedOne) {
+// A rig writing through to a fallback file, primed with ghs_tok1.
+class RigFallbackTest : public RigTestBase {
+  protected:
+    std::unique_ptr<Rig> make_primed_rig() {
+        auto rig = make_rig();
+        rig->set_fallback(std::make_unique<FallbackStore>(backing, config_));
+        prime(*rig);
+        return rig;
+    }
     test::TempDir dir;
-    BackingDir backing(dir.path());
-    auto rig = make_rig();
-    rig->set_fallback(std::make_unique<FallbackStore>(backing, config_));
-    prime(*rig);
+    BackingDir backing{dir.path()};
+};
+
+TEST_F(RigFallbackTest, AfterAnEraseTheFallbackFileGetsTheNewTokenNeverTheRejectedOne) {
+    auto rig = make_primed_rig();
     ASSERT_TRUE(eventually([&] { return backing.read("rig-a").has_value(); }));
     source_.hold();  // the forced refresh waits on the upstream
     rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
@@ -189,12 +198,8 @@ TEST_F(RigRewriteTest, AfterAnEraseTheFallbackFileGetsTheNewTokenNeverTheRejecte
     }));
 }
 
-TEST_F(RigRewriteTest, AFailedRefreshAfterAnEraseStillWritesTheKeptLines) {
-    test::TempDir dir;
-    BackingDir backing(dir.path());
-    auto rig = make_rig();
-    rig->set_fallback(std::make_unique<FallbackStore>(backing, config_));
-    prime(*rig);
+TEST_F(RigFallbackTest, AFailedRefreshAfterAnEraseStillWritesTheKeptLines) {
+    auto rig = make_primed_rig();
     source_.fail_next(1);
     rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
     // Nothing better to write than the old token: git may have been wrong.
