@@ -218,5 +218,36 @@ TEST_F(RigFallbackTest, DoesNotTrustATokenWithoutAMatchingRecord) {
               "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n");
 }
 
+TEST_F(RigFallbackTest, AfterAnEraseTheFallbackFileGetsTheNewTokenNeverTheRejectedOne) {
+    auto rig = make_rig();
+    rig->set_fallback(std::make_unique<FallbackStore>(backing_, config_));
+    prime(*rig);
+    ASSERT_TRUE(eventually([&] { return backing_.read("rig-a").has_value(); }));
+    source_.hold();  // the forced refresh waits on the upstream
+    rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
+    ASSERT_TRUE(eventually([&] { return rig->refresh_in_flight(); }));
+    // The file still holds what was there before git's erase (in files mode
+    // git's own rewrite), not the rejected token with the new lines.
+    EXPECT_EQ(backing_.read("rig-a").value_or(""), "https://x-access-token:ghs_tok1@github.com\n");
+    source_.release();
+    ASSERT_TRUE(eventually([&] {
+        return backing_.read("rig-a").value_or("") ==
+               "https://x-access-token:ghs_tok2@github.com\nhttps://a:b@gitlab.example\n";
+    }));
+}
+
+TEST_F(RigFallbackTest, AFailedRefreshAfterAnEraseStillWritesTheKeptLines) {
+    auto rig = make_rig();
+    rig->set_fallback(std::make_unique<FallbackStore>(backing_, config_));
+    prime(*rig);
+    source_.fail_next(1);
+    rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
+    // Nothing better to write than the old token: git may have been wrong.
+    ASSERT_TRUE(eventually([&] {
+        return backing_.read("rig-a").value_or("") ==
+               "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n";
+    }));
+}
+
 }  // namespace
 }  // namespace credfs

@@ -6,8 +6,6 @@
 #include <vector>
 
 #include "credfs/core/credential_store.hpp"
-#include "credfs/engine/backing_dir.hpp"
-#include "credfs/engine/fallback_store.hpp"
 #include "credfs/engine/git_rewrite_policy.hpp"
 #include "credfs/engine/rig.hpp"
 #include "rig_test_base.hpp"
@@ -167,46 +165,6 @@ TEST_F(RigRewriteTest, AReportedRejectionOfTheCurrentTokenRefreshesAndKeepsTheLi
     EXPECT_EQ(rig->stats().rejections, 1u);
     EXPECT_FALSE(rig->report_rejected("ghs_tok1"));  // now an older token
     EXPECT_EQ(source_.calls(), 2);
-}
-
-// A rig writing through to a fallback file, primed with ghs_tok1.
-class RigFallbackTest : public RigTestBase {
-  protected:
-    std::unique_ptr<Rig> make_primed_rig() {
-        auto rig = make_rig();
-        rig->set_fallback(std::make_unique<FallbackStore>(backing, config_));
-        prime(*rig);
-        return rig;
-    }
-    test::TempDir dir;
-    BackingDir backing{dir.path()};
-};
-
-TEST_F(RigFallbackTest, AfterAnEraseTheFallbackFileGetsTheNewTokenNeverTheRejectedOne) {
-    auto rig = make_primed_rig();
-    ASSERT_TRUE(eventually([&] { return backing.read("rig-a").has_value(); }));
-    source_.hold();  // the forced refresh waits on the upstream
-    rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
-    ASSERT_TRUE(eventually([&] { return rig->refresh_in_flight(); }));
-    // The file still holds what was there before git's erase (in files mode
-    // git's own rewrite), not the rejected token with the new lines.
-    EXPECT_EQ(backing.read("rig-a").value_or(""), "https://x-access-token:ghs_tok1@github.com\n");
-    source_.release();
-    ASSERT_TRUE(eventually([&] {
-        return backing.read("rig-a").value_or("") ==
-               "https://x-access-token:ghs_tok2@github.com\nhttps://a:b@gitlab.example\n";
-    }));
-}
-
-TEST_F(RigFallbackTest, AFailedRefreshAfterAnEraseStillWritesTheKeptLines) {
-    auto rig = make_primed_rig();
-    source_.fail_next(1);
-    rig->apply_rewrite(parse_store_rewrite("https://a:b@gitlab.example\n", config_));
-    // Nothing better to write than the old token: git may have been wrong.
-    ASSERT_TRUE(eventually([&] {
-        return backing.read("rig-a").value_or("") ==
-               "https://x-access-token:ghs_tok1@github.com\nhttps://a:b@gitlab.example\n";
-    }));
 }
 
 TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {
