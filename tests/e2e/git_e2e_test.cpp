@@ -90,6 +90,37 @@ class GitE2e : public GitWorld {
     void run_soak(const SoakMode& mode);
 };
 
+TEST_F(GitE2e, CloneCommitPushFetchThroughTheMount) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(steady_refresh()));
+    configure_git(rig_file());
+
+    const auto a = clone_path("a");
+    ASSERT_TRUE(clean(clone("a")));
+    ASSERT_TRUE(clean(commit(a, "work from a")));
+    ASSERT_TRUE(clean(push(a, "feature")));
+    EXPECT_EQ(server_ref("feature"), head(a));
+
+    const auto b = clone_path("b");
+    ASSERT_TRUE(clean(clone("b")));
+    ASSERT_TRUE(clean(commit(a, "more work from a")));
+    ASSERT_TRUE(clean(push(a, "feature")));
+    ASSERT_TRUE(clean(fetch(b)));
+    EXPECT_EQ(output_line(git_in(b, {"rev-parse", "origin/feature"})), head(a));
+
+    // git approved (rewrote the file) after every success; an approval is
+    // not a rejection, so the startup fetch stays the only upstream call.
+    EXPECT_EQ(fake_.calls(kRig), 1) << "an approval made the daemon refresh";
+    const auto counts = git_server_->counts();
+    EXPECT_GT(counts.accepted, 0);
+    EXPECT_EQ(counts.refused_with_credentials(), 0);
+    EXPECT_EQ(git_server_->backend_errors(), 0);
+    // git wrote back (approved) after each success; what is served is still
+    // one valid token for the git server's host.
+    const auto served = first_line_token(read_whole_file(rig_file()).data, kUser, host());
+    ASSERT_TRUE(served.has_value());
+    EXPECT_TRUE(fake_.is_valid(*served));
+}
+
 void GitE2e::run_soak(const SoakMode& mode) {
     constexpr int kAgents = 8;
     constexpr auto kSoakDuration = 60s;
@@ -198,37 +229,6 @@ void GitE2e::run_soak(const SoakMode& mode) {
             EXPECT_EQ(server_ref(name), head(clone_path(name))) << name;
         }
     }
-}
-
-TEST_F(GitE2e, CloneCommitPushFetchThroughTheMount) {
-    ASSERT_NO_FATAL_FAILURE(start_daemon(steady_refresh()));
-    configure_git(rig_file());
-
-    const auto a = clone_path("a");
-    ASSERT_TRUE(clean(clone("a")));
-    ASSERT_TRUE(clean(commit(a, "work from a")));
-    ASSERT_TRUE(clean(push(a, "feature")));
-    EXPECT_EQ(server_ref("feature"), head(a));
-
-    const auto b = clone_path("b");
-    ASSERT_TRUE(clean(clone("b")));
-    ASSERT_TRUE(clean(commit(a, "more work from a")));
-    ASSERT_TRUE(clean(push(a, "feature")));
-    ASSERT_TRUE(clean(fetch(b)));
-    EXPECT_EQ(output_line(git_in(b, {"rev-parse", "origin/feature"})), head(a));
-
-    // git approved (rewrote the file) after every success; an approval is
-    // not a rejection, so the startup fetch stays the only upstream call.
-    EXPECT_EQ(fake_.calls(kRig), 1) << "an approval made the daemon refresh";
-    const auto counts = git_server_->counts();
-    EXPECT_GT(counts.accepted, 0);
-    EXPECT_EQ(counts.refused_with_credentials(), 0);
-    EXPECT_EQ(git_server_->backend_errors(), 0);
-    // git wrote back (approved) after each success; what is served is still
-    // one valid token for the git server's host.
-    const auto served = first_line_token(read_whole_file(rig_file()).data, kUser, host());
-    ASSERT_TRUE(served.has_value());
-    EXPECT_TRUE(fake_.is_valid(*served));
 }
 
 // Agents idle for longer than a token lives, then push or fetch: every

@@ -1,6 +1,6 @@
-// Runs the real gastown-credfs binary on a FUSE mount in a temp dir, for the
-// integration tests. The daemon is a child process (fork/exec, foreground
-// mode) so a daemon crash or hang cannot take the test process with it, and
+// Runs the real gastown-credfs binary on a FUSE mount in a temp dir (or in
+// files mode over that directory), for the integration tests. The daemon is a child process
+// (fork/exec, foreground mode) so a daemon crash or hang cannot take the test process with it, and
 // the test never reads the mount from a thread the FUSE loop needs.
 //
 // Teardown always runs (destructor): SIGTERM, bounded wait, SIGKILL, lazy
