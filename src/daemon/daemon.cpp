@@ -129,15 +129,27 @@ bool every_rig_has_a_token(const RigRegistry& registry) {
                        [](const RigPtr& rig) { return rig->current() != nullptr; });
 }
 
+/// Files mode serves through the files themselves: a token in memory is
+/// not yet served until its rig file holds it (two fsyncs later, or after
+/// a git let go of the rig's lock file).
+bool every_rig_file_holds_its_token(const RigRegistry& registry, const BackingDir& dir) {
+    const auto set = registry.rigs();
+    return std::all_of(set->rigs.begin(), set->rigs.end(), [&](const RigPtr& rig) {
+        const CredentialPtr cred = rig->current();
+        return cred != nullptr && dir.read(rig->config().file) == cred->content;
+    });
+}
+
 /// Polls from a plain thread (never a loop thread: that would deadlock)
 /// until the kernel routes the mountpoint to this daemon (its device is no
-/// longer `before`; files mode has none to wait for) and every rig has a
-/// token (or read_timeout_s has passed: the upstream may be down, and reads
-/// will say so), then reports readiness and, for a detached daemon, lets go
-/// of the terminal.
+/// longer `before`) and every rig has a token, or in files mode (no
+/// `before`; `files` set) every rig file holds its token (or read_timeout_s
+/// has passed: the upstream may be down, and reads will say so), then
+/// reports readiness and, for a detached daemon, lets go of the terminal.
 void announce_when_serving(const std::string& mountpoint, std::optional<dev_t> before, bool detach,
-                           const RigRegistry& registry, double token_wait_s,
-                           const std::atomic<bool>& stopping, ReadinessPipe& ready) {
+                           const RigRegistry& registry, const BackingDir* files,
+                           double token_wait_s, const std::atomic<bool>& stopping,
+                           ReadinessPipe& ready) {
     const auto start = std::chrono::steady_clock::now();
     const auto deadline = start + std::chrono::seconds(30);
     const auto token_deadline = start + std::chrono::duration<double>(token_wait_s);
@@ -145,8 +157,9 @@ void announce_when_serving(const std::string& mountpoint, std::optional<dev_t> b
     bool mounted = !before;
     while (!stopping && std::chrono::steady_clock::now() < deadline) {
         mounted = mounted || (::stat(mountpoint.c_str(), &st) == 0 && st.st_dev != *before);
-        if (mounted && (every_rig_has_a_token(registry) ||
-                        std::chrono::steady_clock::now() >= token_deadline)) {
+        const bool served = files != nullptr ? every_rig_file_holds_its_token(registry, *files)
+                                             : every_rig_has_a_token(registry);
+        if (mounted && (served || std::chrono::steady_clock::now() >= token_deadline)) {
             spdlog::info("serving at {}{}", mountpoint, before ? "" : " (files mode)");
             ready.report(0);
             if (detach) detach_stdio();
@@ -322,7 +335,7 @@ int serve_files(Engine& e, const DaemonOptions& options, bool started, Readiness
             e.scheduler.start(*e.registry);
             announcer =
                 std::thread(announce_when_serving, options.mountpoint, std::nullopt,
-                            !options.foreground, std::cref(*e.registry),
+                            !options.foreground, std::cref(*e.registry), e.backing.get(),
                             e.config->refresh.read_timeout_s, std::cref(stopping), std::ref(ready));
         }
     }
@@ -391,7 +404,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
         e.scheduler.start(*e.registry);
         announcer =
             std::thread(announce_when_serving, options.mountpoint, before.st_dev,
-                        !options.foreground, std::cref(*e.registry),
+                        !options.foreground, std::cref(*e.registry), nullptr,
                         e.config->refresh.read_timeout_s, std::cref(stopping), std::ref(ready));
     }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <latch>
 #include <mutex>
@@ -51,7 +52,31 @@ std::string output_line(const GitRun& r) {
     return out;
 }
 
+// The soak's tokens: 3 s, so agents idling past them wake to a dead token.
+constexpr double kSoakTokenTtlS = 3;
+
+// Refresh settings for the soak; `margin_s` is the front end's choice.
+RefreshParams soak_refresh(double margin_s) {
+    RefreshParams p;
+    p.margin_s = margin_s;
+    p.min_ttl_s = 1;
+    p.jitter_s = 0.3;
+    p.read_timeout_s = 5;
+    p.backoff_initial_s = 0.2;
+    p.backoff_max_s = 1;
+    return p;
+}
+
 }  // namespace
+
+/// How one soak reaches the daemon: a name for the summary line, how the
+/// daemon starts (called once tokens live kSoakTokenTtlS; may ASSERT), and
+/// how git is configured to find credentials (called once it serves).
+struct SoakMode {
+    std::string label;
+    std::function<void()> start_daemon;
+    std::function<void()> configure_git;
+};
 
 class GitE2e : public GitWorld {
   protected:
@@ -59,6 +84,10 @@ class GitE2e : public GitWorld {
         return output_line(git_in(dir, {"rev-parse", "HEAD"}));
     }
     std::string host() const { return git_server_->host(); }
+
+    /// 8 agents for 60 s, each idling longer than a token lives between a
+    /// push and a fetch; prints one summary line and requires 0 failures.
+    void run_soak(const SoakMode& mode);
 };
 
 TEST_F(GitE2e, CloneCommitPushFetchThroughTheMount) {
@@ -92,27 +121,17 @@ TEST_F(GitE2e, CloneCommitPushFetchThroughTheMount) {
     EXPECT_TRUE(fake_.is_valid(*served));
 }
 
-// Agents idle for longer than a token lives, then push or fetch: every
-// operation has to find a fresh token in the file.
-TEST_F(GitE2e, SoakAgentsIdleLongerThanTokensLive) {
+void GitE2e::run_soak(const SoakMode& mode) {
     constexpr int kAgents = 8;
     constexpr auto kSoakDuration = 60s;
-    constexpr double kTokenTtlS = 3;
     // Gaps longer than a token's life: the token an agent used last time is
     // always dead when it wakes.
-    constexpr double kGapMinS = kTokenTtlS + 0.3;
-    constexpr double kGapMaxS = kTokenTtlS + 1.3;
+    constexpr double kGapMinS = kSoakTokenTtlS + 0.3;
+    constexpr double kGapMaxS = kSoakTokenTtlS + 1.3;
 
-    fake_.set_ttl(kTokenTtlS);
-    RefreshParams refresh;
-    refresh.margin_s = 1;
-    refresh.min_ttl_s = 1;
-    refresh.jitter_s = 0.3;
-    refresh.read_timeout_s = 5;
-    refresh.backoff_initial_s = 0.2;
-    refresh.backoff_max_s = 1;
-    ASSERT_NO_FATAL_FAILURE(start_daemon(refresh));
-    configure_git(rig_file());
+    fake_.set_ttl(kSoakTokenTtlS);
+    ASSERT_NO_FATAL_FAILURE(mode.start_daemon());
+    mode.configure_git();
 
     struct AgentReport {
         int operations = 0;
@@ -182,12 +201,12 @@ TEST_F(GitE2e, SoakAgentsIdleLongerThanTokensLive) {
     const auto counts = git_server_->counts();
 
     std::ostringstream summary;
-    summary << "soak: " << kAgents << " agents, " << kSoakDuration.count() << " s, token ttl "
-            << kTokenTtlS << " s: " << operations << " git operations, " << failures
-            << " failures, " << complaint_lines << " credential complaint lines, " << upstream_calls
-            << " upstream calls, " << waits.size() << " on-demand waits (worst " << worst_wait
-            << " s), server accepted " << counts.accepted << " / refused with credentials "
-            << counts.refused_with_credentials() << " requests";
+    summary << "soak (" << mode.label << "): " << kAgents << " agents, " << kSoakDuration.count()
+            << " s, token ttl " << kSoakTokenTtlS << " s: " << operations << " git operations, "
+            << failures << " failures, " << complaint_lines << " credential complaint lines, "
+            << upstream_calls << " upstream calls, " << waits.size() << " on-demand waits (worst "
+            << worst_wait << " s), server accepted " << counts.accepted
+            << " / refused with credentials " << counts.refused_with_credentials() << " requests";
     std::cout << summary.str() << std::endl;
     RecordProperty("operations", operations);
     RecordProperty("failures", failures);
@@ -210,6 +229,29 @@ TEST_F(GitE2e, SoakAgentsIdleLongerThanTokensLive) {
             EXPECT_EQ(server_ref(name), head(clone_path(name))) << name;
         }
     }
+}
+
+// Agents idle for longer than a token lives, then push or fetch: every
+// operation has to find a fresh token where git looks for it. The front end
+// (mount, files mode, the credential helper) only changes how the daemon
+// starts and how git is configured; every assertion holds for each.
+TEST_F(GitE2e, SoakAgentsIdleLongerThanTokensLive) {
+    run_soak({"mount", [&] { start_daemon(soak_refresh(1)); }, [&] { configure_git(rig_file()); }});
+}
+
+// The same soak with the daemon in files mode (--files): git's store helper
+// reads and rewrites a plain file that the daemon renews and repairs.
+TEST_F(GitE2e, SoakInFilesModeAgentsIdleLongerThanTokensLive) {
+    itest::StartOptions files;
+    files.files_only = true;
+    files.wait = itest::StartOptions::Wait::FilesServing;
+    // Files mode cannot refresh on read: the file's token must outlive any
+    // git operation that read it. A 1.5-s margin on 3-s tokens renews at half
+    // life, so a token git reads has at least 1.5 s left, several times a
+    // push's or fetch's length here (the mount's 1-s margin relies on the
+    // refresh on open instead).
+    run_soak({"files mode", [&] { start_daemon(soak_refresh(1.5), "", files); },
+              [&] { configure_git(rig_file()); }});
 }
 
 // The token the daemon serves is revoked upstream. git's next push fails, and

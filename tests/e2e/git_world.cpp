@@ -112,12 +112,13 @@ void GitWorld::TearDown() {
     }
 }
 
-void GitWorld::start_daemon(const itest::RefreshParams& refresh, const std::string& rig_host) {
+void GitWorld::start_daemon(const itest::RefreshParams& refresh, const std::string& rig_host,
+                            const itest::StartOptions& options) {
     harness_.write_jwt(kJwt);
     // The rig's line must name the git server's host:port.
     harness_.write_config(fake_.base_url(), refresh,
                           {{kRig, "", rig_host.empty() ? git_server_->host() : rig_host}});
-    ASSERT_TRUE(harness_.start());
+    ASSERT_TRUE(harness_.start(options));
     daemon_started_ = true;
 }
 

@@ -59,10 +59,12 @@ class GitWorld : public ::testing::Test {
     void TearDown() override;
 
     /// Writes the daemon's config (one rig, kRig, whose line names
-    /// `rig_host`; empty: the git server's host) and mounts.
+    /// `rig_host`; empty: the git server's host) and starts the daemon as
+    /// `options` say (by default: mounts and waits for the mount).
     /// Use with ASSERT_NO_FATAL_FAILURE.
-    void start_daemon(const itest::RefreshParams& refresh, const std::string& rig_host = "");
-    /// The rig's file in the mount.
+    void start_daemon(const itest::RefreshParams& refresh, const std::string& rig_host = "",
+                      const itest::StartOptions& options = {});
+    /// The rig's file in the mount (in files mode: in the served directory).
     std::string rig_file() const { return harness_.file(kRig); }
 
     /// Writes $HOME/.gitconfig: identity, TLS trust for the git server, and

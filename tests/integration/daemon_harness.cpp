@@ -174,6 +174,22 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
 }
 
 ::testing::AssertionResult DaemonHarness::start(std::chrono::milliseconds timeout) {
+    StartOptions options;
+    options.timeout = timeout;
+    return start(options);
+}
+
+::testing::AssertionResult DaemonHarness::start_files_mode(std::vector<std::string> extra_args,
+                                                           std::vector<std::string> wrapper) {
+    StartOptions options;
+    options.wrapper = std::move(wrapper);
+    options.extra_args = std::move(extra_args);
+    options.files_only = true;
+    options.wait = StartOptions::Wait::FilesServing;
+    return start(options);
+}
+
+::testing::AssertionResult DaemonHarness::start(const StartOptions& options) {
     if (pid_ > 0 && !exit_status_) return ::testing::AssertionFailure() << "already started";
     const std::string binary = CREDFS_BINARY;
     if (::access(binary.c_str(), X_OK) != 0) {
@@ -184,46 +200,62 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
     if (out_fd < 0 || null_fd < 0) {
         return ::testing::AssertionFailure() << "cannot open " << output_path_ << " or /dev/null";
     }
-    std::vector<std::string> argv = {binary, "--config", config_path_, "-f", mountpoint_};
+    std::vector<std::string> argv = options.wrapper;
+    for (const auto& a : {binary, std::string("--config"), config_path_, std::string("-f")}) {
+        argv.push_back(a);
+    }
+    argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+    if (options.files_only) argv.emplace_back("--files");
+    argv.push_back(mountpoint_);
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
 
+    // The log file is appended to across runs; this run's lines start here.
+    run_log_offset_ = log_text().size();
     exit_status_.reset();
     runs_.push_back(Run{next_expected_.value_or(ExpectedExit::exit_code(0)), std::nullopt});
     next_expected_.reset();
     pid_ = ::fork();
     if (pid_ == 0) {
         // If the test process dies without teardown, the daemon still gets
-        // told to unmount and go.
+        // told to unmount and go (a wrapper that execs keeps the setting).
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         ::dup2(null_fd, 0);
         ::dup2(out_fd, 1);
         ::dup2(out_fd, 2);
         close_inherited_fds();
-        ::execv(args[0], args.data());
+        ::execvp(args[0], args.data());
         ::_exit(127);
     }
     ::close(out_fd);
     ::close(null_fd);
     if (pid_ < 0) return ::testing::AssertionFailure() << "fork: " << std::strerror(errno);
+    if (options.wait == StartOptions::Wait::Nothing) return ::testing::AssertionSuccess();
 
-    const auto deadline = SteadyClock::now() + timeout;
+    const bool files = options.wait == StartOptions::Wait::FilesServing;
+    const std::string ready_line = "serving at " + mountpoint_ + " (files mode)";
+    const auto ready = [&] {
+        return files ? run_log_text().find(ready_line) != std::string::npos : mounted();
+    };
+    const auto deadline = SteadyClock::now() + options.timeout;
     while (SteadyClock::now() < deadline) {
-        if (mounted()) return ::testing::AssertionSuccess();
+        if (ready()) return ::testing::AssertionSuccess();
         if (!alive()) {
             const int status = exit_status_.value_or(-1);
             stop();
             return ::testing::AssertionFailure()
-                   << "daemon exited before mounting (wait status " << status << ")\n"
+                   << "daemon exited before " << (files ? "serving files mode" : "mounting")
+                   << " (wait status " << status << ")\n"
                    << diagnostics();
         }
         std::this_thread::sleep_for(20ms);
     }
     stop();
-    return ::testing::AssertionFailure()
-           << "mount did not appear at " << mountpoint_ << " within " << timeout.count() << " ms\n"
-           << diagnostics();
+    return ::testing::AssertionFailure() << (files ? "no \"" + ready_line + "\" in the log"
+                                                   : "mount did not appear at " + mountpoint_)
+                                         << " within " << options.timeout.count() << " ms\n"
+                                         << diagnostics();
 }
 
 bool DaemonHarness::alive() {
@@ -321,6 +353,11 @@ bool DaemonHarness::mounted() const {
 }
 
 std::string DaemonHarness::log_text() const { return slurp(log_path_); }
+
+std::string DaemonHarness::run_log_text() const {
+    const std::string all = log_text();
+    return run_log_offset_ <= all.size() ? all.substr(run_log_offset_) : all;
+}
 
 std::string DaemonHarness::output_text() const { return slurp(output_path_); }
 

@@ -1,6 +1,6 @@
-// Runs the real gastown-credfs binary on a FUSE mount in a temp dir, for the
-// integration tests. The daemon is a child process (fork/exec, foreground
-// mode) so a daemon crash or hang cannot take the test process with it, and
+// Runs the real gastown-credfs binary on a FUSE mount in a temp dir (or in
+// files mode over that directory), for the integration tests. The daemon is a child process
+// (fork/exec, foreground mode) so a daemon crash or hang cannot take the test process with it, and
 // the test never reads the mount from a thread the FUSE loop needs.
 //
 // Teardown always runs (destructor): SIGTERM, bounded wait, SIGKILL, lazy
@@ -25,6 +25,26 @@
 #include "test_process.hpp"
 
 namespace credfs::itest {
+
+/// How start() runs the daemon and what it waits for before returning.
+struct StartOptions {
+    enum class Wait {
+        Mount,         ///< The FUSE mount at mountpoint() is live.
+        FilesServing,  ///< This run logged "serving at <mountpoint> (files mode)".
+        Nothing,       ///< Return once forked (the test waits for what it expects).
+    };
+    /// Runs the daemon through this command: the daemon's argv is appended to
+    /// it and it must exec that argv in the same process (e.g. `unshare
+    /// --mount ... sh -c '...; exec "$@"' sh`), so that pid() is the daemon's.
+    /// argv[0] is looked up in PATH.
+    std::vector<std::string> wrapper{};
+    /// Options after "--config FILE -f", before the mountpoint (or --files DIR).
+    std::vector<std::string> extra_args{};
+    /// `--files <mountpoint()>` instead of the MOUNTPOINT argument.
+    bool files_only = false;
+    Wait wait = Wait::Mount;
+    std::chrono::milliseconds timeout = std::chrono::seconds(20);
+};
 
 /// The refresh section of the config; every value in seconds.
 struct RefreshParams {
@@ -87,7 +107,18 @@ class DaemonHarness {
     /// `timeout`) until the FUSE mount is live. On failure the daemon is torn
     /// down and the result carries its output and log.
     ::testing::AssertionResult start(std::chrono::milliseconds timeout = 20s);
-    /// Stops the daemon and makes sure nothing is left mounted. Idempotent.
+    /// Starts the daemon as `options` say. Waiting for files mode needs the
+    /// config's log file (write_config() sets it); only what this run
+    /// logged counts. On failure the daemon is torn down (stop()) and the
+    /// result carries its output and log.
+    ::testing::AssertionResult start(const StartOptions& options);
+    /// `--files <mountpoint()>`, optionally through `wrapper`, waiting for
+    /// files mode to serve.
+    ::testing::AssertionResult start_files_mode(std::vector<std::string> extra_args = {},
+                                                std::vector<std::string> wrapper = {});
+    /// Stops the daemon (SIGTERM, bounded wait, SIGKILL) and makes sure
+    /// nothing is left mounted (lazy unmount only when a mount is there; a
+    /// files-mode daemon has none). Idempotent.
     void stop();
 
     pid_t pid() const { return pid_; }
@@ -100,6 +131,8 @@ class DaemonHarness {
     std::optional<int> exit_status() const { return exit_status_; }
 
     std::string log_text() const;
+    /// What the log gained since the current (or last) run started.
+    std::string run_log_text() const;
     std::string output_text() const;
     /// Daemon log and output, for failure messages.
     std::string diagnostics() const;
@@ -138,6 +171,7 @@ class DaemonHarness {
     std::string log_path_;
     std::string output_path_;
     pid_t pid_ = -1;
+    std::size_t run_log_offset_ = 0;
     std::optional<int> exit_status_;
     std::vector<Run> runs_;
     std::optional<ExpectedExit> next_expected_;

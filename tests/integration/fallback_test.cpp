@@ -1,12 +1,15 @@
 // The static files under the mount: written through on every refresh,
-// fresh after an unmount, seeding a restart, and other files shown read-only.
+// renewed in files mode after an unmount, seeding a restart, and other files shown read-only.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "mount_fixture.hpp"
@@ -74,19 +77,61 @@ TEST_F(FallbackTest, EveryRefreshIsWrittenThroughWholeLinesOnly) {
     EXPECT_EQ(partial.load(), 0) << "a reader of the static file saw a partial file";
 }
 
-TEST_F(FallbackTest, ExternalUnmountLeavesTheNewestTokenAndExitsZero) {
-    fake_.set_ttl(3600);
-    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
-    const auto token = wait_for_token("rig-a");
-    ASSERT_TRUE(token.has_value());
+// Someone runs `fusermount3 -u` on the live mount: the daemon goes on in
+// files mode over the same directory, renewing the static files, until
+// SIGTERM.
+TEST_F(FallbackTest, ExternalUnmountKeepsRenewingTheFilesUntilSigterm) {
+    fake_.set_ttl(3);
+    RefreshParams refresh;
+    // Half a 3-s life: a renewed file's token has 1.5 s left, longer than a
+    // read and its check at the fake take (files mode never refreshes on read).
+    refresh.margin_s = 1.5;
+    refresh.min_ttl_s = 1;
+    refresh.jitter_s = 0.2;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(refresh, {{"rig-a", ""}}));
+    ASSERT_TRUE(wait_for_token("rig-a").has_value());
     ASSERT_TRUE(
         wait_until([&] { return harness_.log_text().find("serving") != std::string::npos; }, 10s));
     const ProcessResult u = run_process({"fusermount3", "-u", harness_.mountpoint()}, "", 20s);
     ASSERT_EQ(u.exit_code, 0) << u.error;
-    ASSERT_TRUE(wait_until([&] { return !harness_.alive(); }, 20s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return harness_.log_text().find("the mount at " + harness_.mountpoint() +
+                                            " went away while serving") != std::string::npos;
+        },
+        10s))
+        << harness_.diagnostics();
+    EXPECT_FALSE(harness_.mounted());
+
+    std::set<std::string> seen;
+    int reads = 0, invalid = 0, unreadable = 0;
+    const bool renewed = wait_until(
+        [&] {
+            const auto token = token_from_line(static_file("rig-a"));
+            ++reads;
+            if (!token) {
+                ++unreadable;
+            } else {
+                if (!fake_.is_valid(*token)) ++invalid;
+                seen.insert(*token);
+            }
+            return seen.size() >= 7 || !harness_.alive();
+        },
+        30s, 5ms);
+    EXPECT_TRUE(renewed) << seen.size() << " distinct tokens in 30 s";
+    EXPECT_TRUE(harness_.alive()) << "the daemon exited after the unmount";
+    // The token at the unmount and six renewals at half life after it: three
+    // whole lifetimes in files mode.
+    EXPECT_GE(seen.size(), 7u);
+    EXPECT_EQ(invalid, 0) << "the file held a token the upstream no longer accepts (" << reads
+                          << " reads)";
+    EXPECT_EQ(unreadable, 0) << "the file was missing or not one managed line";
+
+    ASSERT_EQ(::kill(harness_.pid(), SIGTERM), 0);
+    ASSERT_TRUE(wait_until([&] { return !harness_.alive(); }, 10s)) << "SIGTERM did not stop it";
     ASSERT_TRUE(harness_.exit_status().has_value());
+    EXPECT_TRUE(WIFEXITED(*harness_.exit_status()));
     EXPECT_EQ(WEXITSTATUS(*harness_.exit_status()), 0);
-    EXPECT_EQ(token_from_line(static_file("rig-a")), token->token);
 }
 
 TEST_F(FallbackTest, ARestartServesTheStillValidTokenWithoutAnUpstreamCall) {
