@@ -254,6 +254,19 @@ TEST_F(GitE2e, SoakInFilesModeAgentsIdleLongerThanTokensLive) {
               [&] { configure_git(rig_file()); }});
 }
 
+// The same soak through the credential helper, with the daemon in files mode
+// (the helper's use: no FUSE). git asks the daemon over its socket and gets
+// the same refresh on demand as an open of the mount, so the mount's 1-s
+// margin holds; with no file fallback configured, every credential came from
+// the helper.
+TEST_F(GitE2e, SoakThroughTheCredentialHelperAgentsIdleLongerThanTokensLive) {
+    itest::StartOptions files;
+    files.files_only = true;
+    files.wait = itest::StartOptions::Wait::FilesServing;
+    run_soak({"credential helper", [&] { start_daemon(soak_refresh(1), "", files); },
+              [&] { configure_git_helper_only(harness_.mountpoint() + ".sock"); }});
+}
+
 // The token the daemon serves is revoked upstream. git's next push fails, and
 // git erases the line; the daemon must take that as "rejected", fetch a new
 // token, and the push after that succeeds with nobody touching the file.

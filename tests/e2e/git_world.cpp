@@ -122,27 +122,31 @@ void GitWorld::start_daemon(const itest::RefreshParams& refresh, const std::stri
     daemon_started_ = true;
 }
 
+namespace {
+
+/// $HOME/.gitconfig for the agents: identity, TLS trust, and `helpers`
+/// (each a credential.helper value) after an empty one, which drops any
+/// helper configured elsewhere.
+std::string gitconfig(const std::vector<std::string>& helpers, const std::string& ca_file) {
+    std::string out =
+        "[user]\n\tname = e2e agent\n\temail = agent@example.invalid\n"
+        "[credential]\n\thelper =\n";
+    for (const auto& h : helpers) out += "\thelper = \"" + h + "\"\n";
+    return out + "\tuseHttpPath = false\n[http]\n\tsslCAInfo = " + ca_file +
+           "\n[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n";
+}
+
+}  // namespace
+
 void GitWorld::configure_git(const std::string& store_file) const {
-    // The empty helper first drops any helper configured elsewhere, so the
-    // store file is git's only source of credentials.
+    write_file(home_dir_ + "/.gitconfig", gitconfig({"store --file=" + store_file}, ca_file_));
+}
+
+void GitWorld::configure_git_helper_only(const std::string& socket) const {
     write_file(home_dir_ + "/.gitconfig",
-               "[user]\n"
-               "\tname = e2e agent\n"
-               "\temail = agent@example.invalid\n"
-               "[credential]\n"
-               "\thelper =\n"
-               "\thelper = \"store --file=" +
-                   store_file +
-                   "\"\n"
-                   "\tuseHttpPath = false\n"
-                   "[http]\n"
-                   "\tsslCAInfo = " +
-                   ca_file_ +
-                   "\n"
-                   "[init]\n"
-                   "\tdefaultBranch = main\n"
-                   "[gc]\n"
-                   "\tauto = 0\n");
+               gitconfig({std::string("!") + CREDFS_BINARY + " credential-helper --socket " +
+                          socket + " --rig " + kRig},
+                         ca_file_));
 }
 
 GitRun GitWorld::git(const std::vector<std::string>& args, const std::string& input,

@@ -70,6 +70,10 @@ class GitWorld : public ::testing::Test {
     /// Writes $HOME/.gitconfig: identity, TLS trust for the git server, and
     /// `store --file=<store_file>` as the only credential helper.
     void configure_git(const std::string& store_file) const;
+    /// The same, with `gastown-credfs credential-helper` on the daemon's
+    /// socket for kRig as the only credential helper (no file fallback: every
+    /// credential git uses came from the helper).
+    void configure_git_helper_only(const std::string& socket) const;
 
     /// Runs git with the clean environment; `input` goes to its stdin.
     GitRun git(const std::vector<std::string>& args, const std::string& input = "",
