@@ -425,6 +425,35 @@ test_supervise_sigint_and_outside_unmount() {
   expect_contains "$(cat "$tmp/sup3.log")" "stopped on purpose; not restarting"
 }
 
+# The case issue 12 exists for: a container with no /dev/fuse at all (and so
+# no reason to install fuse3). The daemon falls back to files mode; the
+# supervisor must run it, not refuse to start. A private mount namespace
+# with a /dev that holds only null, zero and urandom stands in for it.
+test_supervise_without_dev_fuse() {
+  local mnt=$tmp/m-nofuse out rc
+  if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then note "skipped: needs root and unshare"; return 0; fi
+  rc=0
+  # shellcheck disable=SC2016 # expanded by the inner shell
+  out=$(unshare --mount --propagation private -- /bin/bash -c '
+      set -euo pipefail
+      mount -t tmpfs -o mode=755 none /dev
+      mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 && mknod -m 666 /dev/urandom c 1 9
+      "$1" --config "$2" --mountpoint "$3" --binary "$4" 2>"$5" &
+      sup=$!
+      for _ in $(seq 1 200); do
+        "$4" status "$3" 2>/dev/null | head -n 1 | grep -q "files mode" && break
+        kill -0 "$sup" 2>/dev/null || { echo "the supervisor exited: $(cat "$5")"; exit 1; }
+        sleep 0.05
+      done
+      "$4" status "$3" | head -n 1 | grep -q "files mode" || { echo "no files mode within 10 s"; exit 1; }
+      printf "protocol=https\nhost=github.com\n\n" | git credential-store --file="$3/rig-a" get | grep -q "^password=ghs_" ||
+        { echo "no token in $3/rig-a"; exit 1; }
+      kill -TERM "$sup"; wait "$sup"
+    ' _ "$scripts/gastown-creds-supervise" "$cfg" "$mnt" "$bin" "$tmp/sup-nofuse.log" 2>&1) || rc=$?
+  show "$out"
+  [ "$rc" -eq 0 ] || fail "without /dev/fuse the supervisor did not serve files mode (status $rc)"
+}
+
 test_supervise_backoff() {
   local mnt=$tmp/m-backoff sup log rc
   "$scripts/gastown-creds-supervise" --config "$cfg" --mountpoint "$mnt" --binary "$tmp/stub-crash" \
@@ -583,6 +612,7 @@ tests=(
   test_supervise_crash_recovery
   test_supervise_sigint_and_outside_unmount
   test_supervise_backoff
+  test_supervise_without_dev_fuse
   test_git_setup
   test_entrypoint
 )
