@@ -65,8 +65,10 @@ int BackingDir::write_atomic(const std::string& name, std::string_view content) 
     return commit(fd, temp, name, content);
 }
 
-int BackingDir::write_under_git_lock(const std::string& name, std::string_view content,
-                                     double lock_wait_s) const {
+int BackingDir::write_under_git_lock(
+    const std::string& name,
+    const std::function<std::string(const std::optional<std::string>&)>& render,
+    double lock_wait_s) const {
     const std::string lock = name + ".lock";
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -78,7 +80,7 @@ int BackingDir::write_under_git_lock(const std::string& name, std::string_view c
         if (std::chrono::steady_clock::now() >= deadline) return EEXIST;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    return commit(fd, lock, name, content);
+    return commit(fd, lock, name, render(read(name)));
 }
 
 int BackingDir::commit(int fd, const std::string& temp, const std::string& name,

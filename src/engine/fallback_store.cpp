@@ -31,6 +31,19 @@ std::string_view value_of(std::string_view content, std::string_view key) {
 
 }  // namespace
 
+std::string FallbackStore::merge_with_file(const Credential& cred,
+                                           const std::optional<std::string>& on_disk) const {
+    if (!on_disk) return cred.content;
+    // git wrote the other lines last: they are the file's, not the daemon's
+    // (the watcher hands them to the rig after this write).
+    std::string content = render_store_line(rig_, cred.token);
+    for (const auto& line : parse_store_rewrite(*on_disk, rig_).other_lines) {
+        content += line;
+        content += '\n';
+    }
+    return content;
+}
+
 FallbackStore::FallbackStore(const BackingDir& dir, RigConfig rig)
     : dir_(dir), rig_(std::move(rig)) {}
 
@@ -57,9 +70,12 @@ void FallbackStore::write(const std::function<CredentialPtr()>& newest) {
         dir_.write_atomic(state_file_name(rig_.file), render_state(cred->expires_at, cred->token));
     // Without a mount over it, git's store helper writes this file too.
     const bool shared = dir_.shared_with_git();
-    if (err == 0) {
-        err = shared ? dir_.write_under_git_lock(rig_.file, cred->content)
-                     : dir_.write_atomic(rig_.file, cred->content);
+    if (err == 0 && shared) {
+        err = dir_.write_under_git_lock(rig_.file, [&](const std::optional<std::string>& on_disk) {
+            return merge_with_file(*cred, on_disk);
+        });
+    } else if (err == 0) {
+        err = dir_.write_atomic(rig_.file, cred->content);
     }
     const std::string why =
         err == 0 ? ""
@@ -74,8 +90,10 @@ void FallbackStore::write(const std::function<CredentialPtr()>& newest) {
         health_.error = why;
     }
     if (err != 0 && changed) {
-        spdlog::warn("rig {}: cannot write the fallback file {}: {} (reads are unaffected)",
-                     rig_.id, printable(rig_.file), why);
+        spdlog::warn("rig {}: cannot write the fallback file {}: {} ({})", rig_.id,
+                     printable(rig_.file), why,
+                     shared ? "git reads the old file until a write succeeds; retried"
+                            : "reads through the mount are unaffected");
     } else if (err == 0 && changed) {
         spdlog::info("rig {}: fallback file writes work again", rig_.id);
     }

@@ -52,7 +52,7 @@ TEST(BackingDir, ReportsWhyAWriteFailed) {
 TEST(BackingDir, AWriteUnderGitsLockWaitsForGitsRenameAndTakesTheLockItself) {
     test::TempDir dir;
     BackingDir backing(dir.path());
-    ASSERT_EQ(backing.write_under_git_lock("rig", "first\n"), 0);
+    ASSERT_EQ(backing.write_under_git_lock("rig", [](auto&) { return std::string("first\n"); }), 0);
     EXPECT_EQ(backing.read("rig").value_or(""), "first\n");
     struct stat st {};
     ASSERT_EQ(backing.stat("rig", st), 0);
@@ -61,7 +61,9 @@ TEST(BackingDir, AWriteUnderGitsLockWaitsForGitsRenameAndTakesTheLockItself) {
 
     // A git holds rig.lock: the write waits, then a lock that stays is EEXIST.
     std::ofstream(dir.path() + "/rig.lock") << "git's\n";
-    EXPECT_EQ(backing.write_under_git_lock("rig", "second\n", 0.05), EEXIST);
+    EXPECT_EQ(backing.write_under_git_lock(
+                  "rig", [](auto&) { return std::string("second\n"); }, 0.05),
+              EEXIST);
     EXPECT_EQ(backing.read("rig").value_or(""), "first\n");
     EXPECT_EQ(backing.read("rig.lock").value_or(""), "git's\n");  // never taken from git
 
@@ -71,9 +73,19 @@ TEST(BackingDir, AWriteUnderGitsLockWaitsForGitsRenameAndTakesTheLockItself) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         std::filesystem::rename(dir.path() + "/rig.lock", dir.path() + "/rig");
     });
-    EXPECT_EQ(backing.write_under_git_lock("rig", "third\n", 30), 0);
+    // What git renamed into place is what the daemon merges with.
+    std::optional<std::string> seen;
+    EXPECT_EQ(backing.write_under_git_lock(
+                  "rig",
+                  [&](const std::optional<std::string>& now) {
+                      seen = now;
+                      return *now + "third\n";
+                  },
+                  30),
+              0);
     git.join();
-    EXPECT_EQ(backing.read("rig").value_or(""), "third\n");
+    EXPECT_EQ(seen, std::optional<std::string>("git's\n"));
+    EXPECT_EQ(backing.read("rig").value_or(""), "git's\nthird\n");
 }
 
 }  // namespace

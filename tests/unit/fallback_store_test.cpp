@@ -69,6 +69,31 @@ TEST_F(FallbackStoreTest, LoadsWhatItWrote) {
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+TEST_F(FallbackStoreTest, SharedWithGitTheFilesOtherLinesWinAndGitsLockIsTaken) {
+    backing_.set_shared_with_git(true);
+    // git stored a line the credential does not know of yet, and erased one
+    // it does: the file, written last by git, is what the other lines are.
+    ASSERT_EQ(backing_.write_atomic("rig-a",
+                                    "https://x-access-token:ghs_old@github.com\n"
+                                    "https://n:p@new.example\n"),
+              0);
+    FallbackStore store(backing_, rig_);
+    store.write([&] {
+        return credential("ghs_b",
+                          "https://x-access-token:ghs_b@github.com\nhttps://u:p@erased.example\n");
+    });
+    EXPECT_TRUE(store.current());
+    EXPECT_EQ(backing_.read("rig-a").value_or(""),
+              "https://x-access-token:ghs_b@github.com\nhttps://n:p@new.example\n");
+    // A lock git holds (here for good) makes the write fail, counted, named.
+    ASSERT_EQ(backing_.write_atomic("rig-a.lock", "git's\n"), 0);
+    store.write([&] { return credential("ghs_c", "https://x-access-token:ghs_c@github.com\n"); });
+    EXPECT_FALSE(store.current());
+    EXPECT_NE(store.health().error.find("rig-a.lock stayed held"), std::string::npos)
+        << store.health().error;
+    EXPECT_EQ(backing_.read("rig-a.lock").value_or(""), "git's\n");
+}
+
 TEST_F(FallbackStoreTest, LoadsNothingWithoutAFileAndNoExpiryWithoutAMatchingRecord) {
     FallbackStore store(backing_, rig_);
     EXPECT_FALSE(store.load().found);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,12 +30,16 @@ class BackingDir {
 
     /// Replaces `name` the way git's credential-store helper does (git's
     /// lockfile.c): creates `<name>.lock` with O_CREAT|O_EXCL and mode 0600,
-    /// writes and fsyncs it, renames it over `name`. While the lock file
-    /// exists (a git holds it) it retries every few milliseconds for up to
-    /// `lock_wait_s` seconds (monotonic), so the daemon's writes and git's
-    /// never race. Returns 0 or an errno: EEXIST when the lock stayed held.
-    int write_under_git_lock(const std::string& name, std::string_view content,
-                             double lock_wait_s = 2) const;
+    /// writes `render(content of name now)` (std::nullopt when absent or
+    /// unreadable) into it, fsyncs and renames it over `name`. `render` runs
+    /// while the lock is held, so what git wrote before is read and merged,
+    /// never overwritten unseen. While the lock file exists (a git holds it)
+    /// it retries every few milliseconds for up to `lock_wait_s` seconds
+    /// (monotonic). Returns 0 or an errno: EEXIST when the lock stayed held.
+    int write_under_git_lock(
+        const std::string& name,
+        const std::function<std::string(const std::optional<std::string>&)>& render,
+        double lock_wait_s = 2) const;
 
     /// Whether git may write the rig files in this directory directly (files
     /// mode: no mount hides it), so that replacing them must take git's lock

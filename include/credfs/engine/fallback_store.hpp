@@ -53,7 +53,11 @@ class FallbackStore {
 
     /// Writes the credential `newest()` returns (null: nothing to write)
     /// through to the fallback file: the state record first, then the file,
-    /// each replaced atomically (BackingDir::write_atomic). Writes are
+    /// each replaced atomically (BackingDir::write_atomic). When git writes
+    /// the directory too (BackingDir::shared_with_git), the file is replaced
+    /// under git's lock file, and its other lines are the file's as read
+    /// under that lock (git's latest store or erase), not the credential's:
+    /// a line git stored a moment ago is never lost. Writes are
     /// serialized and `newest` is called once this one's turn comes, so
     /// concurrent writers leave the newest content on disk. A failure is
     /// counted and logged once per distinct error, never thrown. Blocks for
@@ -91,6 +95,11 @@ class FallbackStore {
     static bool is_passthrough(const BackingDir& dir, std::string_view name);
 
   private:
+    /// With git writing the file too: the managed line for `cred`, then the
+    /// other lines as they are in `on_disk` now (git's, read under its lock).
+    std::string merge_with_file(const Credential& cred,
+                                const std::optional<std::string>& on_disk) const;
+
     const BackingDir& dir_;
     const RigConfig rig_;
     // Held across a whole write so the last writer writes the newest content.
