@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -34,6 +35,15 @@ BackingDir::BackingDir(const std::string& path)
     : fd_(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), path_(path) {
     if (fd_ < 0) {
         throw std::system_error(errno, std::generic_category(), "cannot open directory " + path);
+    }
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        ::close(fd_);
+        fd_ = -1;
+        throw std::system_error(err, std::generic_category(),
+                                err == EWOULDBLOCK
+                                    ? "another gastown-credfs already serves " + path
+                                    : "cannot lock directory " + path);
     }
 }
 

@@ -121,12 +121,15 @@ TEST_F(FilesModeBreakerTest, StatusIsNotOkWhileTheRigFileCannotBeWritten) {
 // git's and rewrite the file at once, for ever. The second must refuse.
 TEST_F(FilesModeBreakerTest, ASecondDaemonOnTheSameDirectoryRefusesToStart) {
     ASSERT_NO_FATAL_FAILURE(start_files_mode());
-    harness_.allow_log_line("another daemon");
+    harness_.allow_log_line("another gastown-credfs already serves");
     const ProcessResult second = run_process(
         {CREDFS_BINARY, "--config", harness_.config_path(), "-f", "--files", harness_.mountpoint()},
         "", 10s);
     EXPECT_FALSE(second.timed_out) << "the second daemon served the same directory";
     EXPECT_EQ(second.exit_code, 1);
+    EXPECT_NE(second.error.find("another gastown-credfs already serves " + harness_.mountpoint()),
+              std::string::npos)
+        << second.error;
 }
 
 }  // namespace

@@ -49,6 +49,22 @@ TEST(BackingDir, ReportsWhyAWriteFailed) {
     EXPECT_THROW(BackingDir(dir.path() + "/missing"), std::system_error);
 }
 
+TEST(BackingDir, ASecondOpenOfTheSameDirectoryIsRefusedWhileTheFirstLives) {
+    test::TempDir dir;
+    {
+        BackingDir first(dir.path());
+        try {
+            BackingDir second(dir.path());
+            ADD_FAILURE() << "two BackingDirs on one directory";
+        } catch (const std::system_error& e) {
+            EXPECT_NE(std::string(e.what()).find("another gastown-credfs already serves"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+    EXPECT_NO_THROW(BackingDir again(dir.path()));  // released with the first
+}
+
 TEST(BackingDir, AWriteUnderGitsLockWaitsForGitsRenameAndTakesTheLockItself) {
     test::TempDir dir;
     BackingDir backing(dir.path());

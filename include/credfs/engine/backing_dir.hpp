@@ -15,8 +15,12 @@ namespace credfs {
 
 class BackingDir {
   public:
-    /// Opens `path` (the mountpoint, before mounting). Throws std::system_error
-    /// naming the path when it cannot be opened as a directory.
+    /// Opens `path` (the mountpoint, before mounting) and takes an exclusive
+    /// flock(2) on it for the object's life: two daemons keeping the same
+    /// files fresh would each take the other's writes for git's and rewrite
+    /// them without end. Throws std::system_error naming the path when it
+    /// cannot be opened as a directory, or (EWOULDBLOCK) when another
+    /// process holds the lock.
     explicit BackingDir(const std::string& path);
     ~BackingDir();
     BackingDir(const BackingDir&) = delete;
