@@ -35,6 +35,10 @@ std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime n
         r["id"] = rig->config().id;
         r["source"] = rig->source_type();
         r["state"] = rig_state(*rig, now);
+        // In files mode git reads the rig file itself: one the daemon cannot
+        // write holds an older token than the daemon has.
+        const bool file_stale = info.mode == "files" && !s.write_through_error.empty();
+        if (file_stale && (r["state"] == "ok" || r["state"] == "stale")) r["state"] = "failing";
         if (!cred) {
             r["expires_at"] = Json::Value();
             r["seconds_left"] = Json::Value();
@@ -48,7 +52,9 @@ std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime n
         r["last_refresh_at"] = time_or_null(s.last_refresh_at);
         r["next_refresh_at"] =
             s.next_refresh_at == WallTime::max() ? Json::Value() : time_or_null(s.next_refresh_at);
-        r["last_error"] = s.last_error;
+        r["last_error"] = !s.last_error.empty() || !file_stale
+                              ? s.last_error
+                              : "cannot write " + rig->config().file + ": " + s.write_through_error;
         r["refreshes"] = static_cast<Json::UInt64>(s.refreshes);
         r["failures"] = static_cast<Json::UInt64>(s.failures);
         r["consecutive_failures"] = s.consecutive_failures;

@@ -6,7 +6,9 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <set>
 #include <system_error>
@@ -19,8 +21,12 @@ namespace credfs {
 namespace {
 
 // Renames over a file (git's lock dance and the daemon's own), writes in
-// place, and the file going away.
-constexpr uint32_t kWatched = IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM;
+// place, the file going away, and the directory itself moved away.
+constexpr uint32_t kWatched =
+    IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM | IN_MOVE_SELF;
+// A write that failed (git's lock left behind, a full disk) is tried again
+// this often while the directory is quiet: git reads the stale file meanwhile.
+constexpr int kRetryIntervalMs = 1000;
 
 void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
@@ -66,37 +72,62 @@ void FilesWatcher::run() {
     // writes elsewhere) is looked at once.
     for (const auto& rig : registry_.rigs()->rigs) reconcile(rig->config().file);
     alignas(inotify_event) char buf[16 * 1024];
+    auto next_retry = std::chrono::steady_clock::now();
     for (;;) {
+        // Retries run on time however busy the directory is.
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= next_retry) {
+            retry_failed_writes();
+            next_retry = now + std::chrono::milliseconds(kRetryIntervalMs);
+        }
+        const auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 next_retry - std::chrono::steady_clock::now())
+                                 .count();
         pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
+        const int ready = ::poll(fds, 2, static_cast<int>(std::max<long long>(wait_ms, 0)));
+        if (ready == 0 || (ready < 0 && errno == EINTR)) continue;
+        if (ready < 0) {
             spdlog::error("files mode: poll on the watch of {}: {}", path_,
                           std::error_code(errno, std::generic_category()).message());
             return;
         }
         if (fds[1].revents != 0) return;
         const ssize_t n = ::read(inotify_fd_, buf, sizeof buf);
-        if (n <= 0) continue;
-        // One look per name per batch: git's dance is several events.
-        std::set<std::string> names;
-        bool overflow = false;
-        for (ssize_t at = 0; at < n;) {
-            const auto* event = reinterpret_cast<const inotify_event*>(buf + at);
-            if ((event->mask & IN_Q_OVERFLOW) != 0) overflow = true;
-            if (event->len > 0) names.insert(event->name);
-            if ((event->mask & IN_IGNORED) != 0) {
-                spdlog::error(
-                    "files mode: {} was removed or unmounted: git's writes are no "
-                    "longer seen (the files are still renewed)",
-                    path_);
-                return;
-            }
-            at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        if (n > 0 && !handle_events(buf, static_cast<size_t>(n))) return;
+    }
+}
+
+bool FilesWatcher::handle_events(const char* buf, size_t size) {
+    // One look per name per batch: git's dance is several events.
+    std::set<std::string> names;
+    bool overflow = false;
+    for (size_t at = 0; at < size;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buf + at);
+        if ((event->mask & IN_Q_OVERFLOW) != 0) overflow = true;
+        if (event->len > 0) names.insert(event->name);
+        if ((event->mask & IN_MOVE_SELF) != 0) {
+            spdlog::error(
+                "files mode: {} was moved away: the daemon keeps renewing the files in the "
+                "directory it opened, which is no longer there; restart it",
+                path_);
         }
-        if (overflow) {
-            for (const auto& rig : registry_.rigs()->rigs) names.insert(rig->config().file);
+        if ((event->mask & IN_IGNORED) != 0) {
+            spdlog::error(
+                "files mode: {} was removed or unmounted: git's writes are no longer seen", path_);
+            return false;
         }
-        for (const auto& name : names) reconcile(name);
+        at += sizeof(inotify_event) + event->len;
+    }
+    if (overflow) {
+        for (const auto& rig : registry_.rigs()->rigs) names.insert(rig->config().file);
+    }
+    for (const auto& name : names) reconcile(name);
+    return true;
+}
+
+void FilesWatcher::retry_failed_writes() {
+    for (const auto& rig : registry_.rigs()->rigs) {
+        if (!rig->stats().write_through_error.empty()) rig->write_fallback();
     }
 }
 

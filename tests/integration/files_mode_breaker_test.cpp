@@ -114,7 +114,19 @@ TEST_F(FilesModeBreakerTest, StatusIsNotOkWhileTheRigFileCannotBeWritten) {
         run_process({CREDFS_BINARY, "status", harness_.mountpoint()}, "", 30s);
     EXPECT_EQ(status.exit_code, 1) << status.output;
     EXPECT_NE(status.output.find("lock"), std::string::npos) << status.output;
+    // Once git's lock is gone the write is retried by itself: the file gets
+    // the new token without another refresh.
+    harness_.allow_log_line("rig-a.lock stayed held");
     ::unlink(harness_.file("rig-a.lock").c_str());
+    const auto renewed = [&] {
+        const auto latest = fake_.current("rig-a");
+        return latest && latest->token != token->token &&
+               token_from_line(first_line(harness_.file("rig-a"))) == latest->token;
+    };
+    EXPECT_TRUE(wait_until(renewed, 20s)) << harness_.diagnostics();
+    const ProcessResult healthy =
+        run_process({CREDFS_BINARY, "status", harness_.mountpoint()}, "", 30s);
+    EXPECT_EQ(healthy.exit_code, 0) << healthy.output;
 }
 
 // Two daemons keeping the same files fresh each take the other's write for

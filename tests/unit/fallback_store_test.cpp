@@ -2,6 +2,7 @@
 // are passthrough files), then the Rig writing through to it and seeding
 // from it.
 #include <gtest/gtest.h>
+#include <json/json.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "credfs/engine/backing_dir.hpp"
 #include "credfs/engine/fallback_store.hpp"
 #include "credfs/engine/rig.hpp"
+#include "credfs/engine/status.hpp"
 #include "rig_test_base.hpp"
 #include "test_support.hpp"
 
@@ -201,6 +203,20 @@ TEST_F(RigFallbackTest, AWriteThroughFailureIsCountedAndNeverFailsARead) {
     ASSERT_TRUE(eventually([&] { return rig->stats().write_through_failures >= 1; }));
     EXPECT_FALSE(rig->stats().write_through_error.empty());
     EXPECT_EQ(rig->credential_for_read().error, 0);
+    // The mount serves from memory: still ok. In files mode git reads the
+    // file, which holds no token: failing, and the status names the file.
+    RigSet set;
+    set.rigs.push_back(std::shared_ptr<Rig>(std::move(rig)));
+    Json::Value mount;
+    Json::Value files;
+    ASSERT_TRUE(Json::Reader().parse(render_status(set, {"1", clock_.now(), "mount"}, clock_.now()),
+                                     mount));
+    ASSERT_TRUE(Json::Reader().parse(render_status(set, {"1", clock_.now(), "files"}, clock_.now()),
+                                     files));
+    EXPECT_EQ(mount["rigs"][0]["state"].asString(), "ok");
+    EXPECT_EQ(files["rigs"][0]["state"].asString(), "failing");
+    EXPECT_EQ(files["rigs"][0]["last_error"].asString().rfind("cannot write rig-a: ", 0), 0u)
+        << files["rigs"][0]["last_error"].asString();
 }
 
 TEST_F(RigFallbackTest, SeedsAStillValidTokenAndOtherLinesFromTheFallbackFile) {

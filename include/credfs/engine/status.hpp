@@ -30,7 +30,10 @@ std::string rig_state(const Rig& rig, WallTime now);
 ///  "last_error", "refreshes", "failures", "consecutive_failures",
 ///  "on_demand_waits", "rejections", "write_through": {"ok", "failures",
 ///  "error"}}]}. Times are ISO-8601 UTC (wall time) or null; a token that
-/// never expires has "expires_at": "never" and "seconds_left": null.
+/// never expires has "expires_at": "never" and "seconds_left": null. In
+/// files mode a rig whose file cannot be written (write_through not ok) is
+/// "failing" rather than "ok" or "stale", with "last_error" naming the file
+/// and the error when no refresh error is there: git reads that file.
 std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime now);
 
 }  // namespace credfs

@@ -6,10 +6,12 @@
 // those renames through inotify(7) and hands them to the engine as the mount
 // does: an erase is a rejection (forced refresh, then rewrite), an approval
 // keeps the other lines and gets the managed line back first with the
-// current token. A rig file that was removed is written again.
+// current token. A rig file that was removed is written again, and one
+// whose write failed is retried every second.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <string>
 #include <thread>
 
@@ -43,6 +45,11 @@ class FilesWatcher {
 
   private:
     void run();
+    /// Reconciles the rig files named in `size` bytes of inotify events;
+    /// false once the watch is gone (the directory removed).
+    bool handle_events(const char* buf, size_t size);
+    /// Writes again every rig file whose last write failed.
+    void retry_failed_writes();
 
     const std::string path_;
     RigRegistry& registry_;
