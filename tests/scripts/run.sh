@@ -431,7 +431,7 @@ test_supervise_sigint_and_outside_unmount() {
 # with a /dev that holds only null, zero and urandom stands in for it.
 test_supervise_without_dev_fuse() {
   local mnt=$tmp/m-nofuse out rc
-  if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then note "skipped: needs root and unshare"; return 0; fi
+  if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then fail "needs root and unshare (util-linux)"; fi
   rc=0
   # shellcheck disable=SC2016 # expanded by the inner shell
   out=$(unshare --mount --propagation private -- /bin/bash -c '
