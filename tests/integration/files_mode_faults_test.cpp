@@ -21,7 +21,7 @@ namespace {
 
 constexpr char kGitHub[] = "protocol=https\nhost=github.com\n";
 
-class FilesModeBreakerTest : public MountTest {
+class FilesModeFaultsTest : public MountTest {
   protected:
     /// Mounts rig-a with hour-long tokens, then unmounts from outside and
     /// waits until the daemon serves files mode over the same directory.
@@ -57,7 +57,7 @@ class FilesModeBreakerTest : public MountTest {
 // git's store helper is the only writer of the other hosts' lines; one git
 // after another (no concurrency among gits at all) must never lose a line
 // to the daemon's rewrite that follows each store.
-TEST_F(FilesModeBreakerTest, SequentialGitStoresOfOtherHostsAreNeverLost) {
+TEST_F(FilesModeFaultsTest, SequentialGitStoresOfOtherHostsAreNeverLost) {
     ASSERT_NO_FATAL_FAILURE(start_files_mode());
     constexpr int kStores = 100;
     for (int i = 0; i < kStores; ++i) {
@@ -95,7 +95,7 @@ TEST_F(FilesModeBreakerTest, SequentialGitStoresOfOtherHostsAreNeverLost) {
 // In files mode the rig file is what git reads: a refresh that cannot be
 // written there (git's lock left behind) leaves git an old token, so status
 // must not call the rig ok.
-TEST_F(FilesModeBreakerTest, StatusIsNotOkWhileTheRigFileCannotBeWritten) {
+TEST_F(FilesModeFaultsTest, StatusIsNotOkWhileTheRigFileCannotBeWritten) {
     ASSERT_NO_FATAL_FAILURE(start_files_mode());
     { std::ofstream(harness_.file("rig-a.lock")); }
     // Force a refresh whose write must wait for the lock: the helper's erase
@@ -131,7 +131,7 @@ TEST_F(FilesModeBreakerTest, StatusIsNotOkWhileTheRigFileCannotBeWritten) {
 
 // Two daemons keeping the same files fresh each take the other's write for
 // git's and rewrite the file at once, for ever. The second must refuse.
-TEST_F(FilesModeBreakerTest, ASecondDaemonOnTheSameDirectoryRefusesToStart) {
+TEST_F(FilesModeFaultsTest, ASecondDaemonOnTheSameDirectoryRefusesToStart) {
     ASSERT_NO_FATAL_FAILURE(start_files_mode());
     harness_.allow_log_line("another gastown-credfs already serves");
     const ProcessResult second = run_process(
