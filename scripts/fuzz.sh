@@ -8,7 +8,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 build=${CREDFS_FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets=(config token_response store_rewrite)
+targets=(config token_response store_rewrite credential_attributes)
 
 "$root/scripts/install-deps.sh"
 command -v clang++ >/dev/null || { echo "fuzz: clang++ is missing (apt-get install clang)" >&2; exit 1; }
