@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <string>
@@ -147,11 +148,19 @@ int status_command(int argc, char** argv) {
     credfs::MountProbe probe = credfs::probe_mount(mountpoint);
     if (probe.state != credfs::MountState::Live) {
         // No mount (files mode, or the mount went away): the daemon's socket.
-        const credfs::DaemonAnswer answer =
-            credfs::ask_daemon(credfs::socket_for_mountpoint(mountpoint), "status\n\n");
+        const std::string socket = credfs::socket_for_mountpoint(mountpoint);
+        const credfs::DaemonAnswer answer = credfs::ask_daemon(socket, "status\n\n");
         if (answer.outcome != credfs::DaemonAnswer::Outcome::Answered || answer.text.empty() ||
             answer.text.starts_with("error=")) {
-            std::fprintf(stderr, "gastown-credfs: %s\n", probe.problem.c_str());
+            // A socket left behind: a files-mode daemon stopped or died there.
+            struct stat st {};
+            const bool left = probe.state == credfs::MountState::NotAMount &&
+                              ::stat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+            const std::string problem =
+                left ? mountpoint + ": no mount, and no daemon answers on " + socket +
+                           " (stopped or died; start it again: gastown-creds-supervise)"
+                     : probe.problem;
+            std::fprintf(stderr, "gastown-credfs: %s\n", problem.c_str());
             return credfs::kStatusUnhealthy;
         }
         probe.status_json = answer.text;

@@ -364,5 +364,25 @@ TEST_F(FilesModeTest, FilesOptionRestoresTheTokenAfterGitApprovesAnOldOneOrTheFi
     EXPECT_EQ(git_get(), current->token);
 }
 
+// status asks the socket when there is no mount; a files-mode daemon that
+// died leaves its socket behind, and status says so rather than "no mount".
+TEST_F(FilesModeTest, StatusSaysWhichModeServesAndWhenItsDaemonIsGone) {
+    fake_.set_ttl(3600);
+    ASSERT_NO_FATAL_FAILURE(start_files_option(RefreshParams{}));
+    const ProcessResult serving =
+        run_process({CREDFS_BINARY, "status", harness_.mountpoint()}, "", 30s);
+    EXPECT_EQ(serving.exit_code, 0) << serving.error;
+    EXPECT_NE(serving.output.find("files mode (no mount)"), std::string::npos) << serving.output;
+    harness_.expect_killed_by_signal(SIGKILL);
+    ASSERT_EQ(::kill(harness_.pid(), SIGKILL), 0);
+    ASSERT_TRUE(wait_until([&] { return !harness_.alive(); }, 10s));
+    const ProcessResult gone =
+        run_process({CREDFS_BINARY, "status", harness_.mountpoint()}, "", 30s);
+    EXPECT_EQ(gone.exit_code, 1);
+    EXPECT_NE(gone.error.find("no daemon answers on " + harness_.mountpoint() + ".sock"),
+              std::string::npos)
+        << gone.error;
+}
+
 }  // namespace
 }  // namespace credfs::itest
