@@ -41,9 +41,8 @@ BackingDir::BackingDir(const std::string& path)
         ::close(fd_);
         fd_ = -1;
         throw std::system_error(err, std::generic_category(),
-                                err == EWOULDBLOCK
-                                    ? "another gastown-credfs already serves " + path
-                                    : "cannot lock directory " + path);
+                                err == EWOULDBLOCK ? "another gastown-credfs already serves " + path
+                                                   : "cannot lock directory " + path);
     }
 }
 
