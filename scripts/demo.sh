@@ -33,7 +33,9 @@ mkdir -p "$work" && chmod 700 "$work"
 fake_pid=""
 cleanup() {
   if [ "$keep" -eq 0 ]; then
-    if grep -qs " $mnt " /proc/self/mountinfo; then fusermount3 -u "$mnt" 2>/dev/null || true; fi
+    # Unmounts and stops the daemon, which would otherwise outlive the
+    # unmount in files mode.
+    "$root/mount-scripts/gastown-creds-umount" --mountpoint "$mnt" >/dev/null 2>&1 || true
     if [ -n "$fake_pid" ]; then kill "$fake_pid" 2>/dev/null || true; fi
   fi
 }
@@ -45,7 +47,7 @@ if ! stat "$mnt" >/dev/null 2>&1 && grep -qs " $mnt " /proc/self/mountinfo; then
   fusermount3 -u -z "$mnt"
 fi
 if grep -qs " $mnt " /proc/self/mountinfo; then
-  echo "demo: $mnt is already mounted; stop it first: fusermount3 -u $mnt" >&2
+  echo "demo: $mnt is already mounted; stop it first: $root/mount-scripts/gastown-creds-umount --mountpoint $mnt" >&2
   exit 1
 fi
 mkdir -p "$mnt"
@@ -92,7 +94,7 @@ echo
 echo "demo: use it from git with:"
 echo "  git config --global credential.https://github.com.helper 'store --file=$mnt/$rig'"
 if [ "$keep" -eq 1 ]; then
-  echo "demo: left running; stop with: fusermount3 -u $mnt${fake_pid:+ && kill $fake_pid}"
+  echo "demo: left running; stop with: $root/mount-scripts/gastown-creds-umount --mountpoint $mnt${fake_pid:+ && kill $fake_pid}"
 else
   echo "demo: unmounting (run with --keep to leave it up)"
 fi

@@ -11,11 +11,35 @@
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "mount_fixture.hpp"
 
 namespace credfs::itest {
 namespace {
+
+/// Processes with a descriptor open on directory `dir`: a daemon keeps its
+/// credential directory open (the mount's backing directory).
+std::vector<pid_t> processes_holding(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::vector<pid_t> pids;
+    std::error_code ec;
+    // increment(ec), never ++: a process may exit while it is looked at.
+    for (fs::directory_iterator proc("/proc", ec), end; !ec && proc != end; proc.increment(ec)) {
+        const std::string name = proc->path().filename();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::error_code fd_ec;
+        for (fs::directory_iterator fd(proc->path() / "fd", fd_ec); !fd_ec && fd != end;
+             fd.increment(fd_ec)) {
+            std::error_code link_ec;
+            if (fs::read_symlink(fd->path(), link_ec) == dir) {
+                pids.push_back(static_cast<pid_t>(std::stol(name)));
+                break;
+            }
+        }
+    }
+    return pids;
+}
 
 class LifecycleTest : public MountTest {};
 
@@ -146,10 +170,16 @@ TEST_F(LifecycleTest, DetachedStartServesAtOnceAndDropsInheritedDescriptors) {
     int status = 0;
     ASSERT_EQ(::waitpid(child, &status, 0), child);
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "wait status " << status;
-    struct Unmount {
+    // Not the harness's child: stopped here, by SIGTERM. An unmount alone
+    // would leave it running in files mode.
+    struct Stop {
         const DaemonHarness& h;
-        ~Unmount() { run_process({"fusermount3", "-u", "-z", h.mountpoint()}, "", 20s); }
-    } unmount{harness_};
+        ~Stop() {
+            for (const pid_t pid : processes_holding(h.mountpoint())) ::kill(pid, SIGTERM);
+            wait_until([&] { return processes_holding(h.mountpoint()).empty(); }, 20s);
+            if (h.mounted()) run_process({"fusermount3", "-u", "-z", h.mountpoint()}, "", 20s);
+        }
+    } stop{harness_};
 
     const ReadResult first = read_whole_file(harness_.file("rig-a"));
     ASSERT_EQ(first.error, 0);
@@ -162,6 +192,16 @@ TEST_F(LifecycleTest, DetachedStartServesAtOnceAndDropsInheritedDescriptors) {
     char c;
     EXPECT_EQ(::read(fds[0], &c, 1), 0);
     ::close(fds[0]);
+
+    // The detached daemon is found by its directory, and SIGTERM ends it
+    // and its mount (what gastown-creds-umount does).
+    const std::vector<pid_t> daemons = processes_holding(harness_.mountpoint());
+    ASSERT_EQ(daemons.size(), 1u);
+    ASSERT_EQ(::kill(daemons[0], SIGTERM), 0);
+    EXPECT_TRUE(wait_until(
+        [&] { return processes_holding(harness_.mountpoint()).empty() && !harness_.mounted(); },
+        20s))
+        << "the detached daemon outlived SIGTERM";
 }
 
 }  // namespace
