@@ -488,17 +488,57 @@ test_git_setup() {
   echo "https://x-access-token:ghs_otherCCCCCCCCC@github.com" >"$tmp/other-store"
   export GASTOWN_CREDS_MOUNTPOINT=$creds
   fill() { printf 'protocol=https\nhost=github.com\n\n' | git credential fill 2>/dev/null | sed -n 's/^password=//p'; }
+  # As git asks for a repository's remote: with its path when credential.useHttpPath is on.
+  fill_url() { printf 'url=%s\n\n' "$1" | git credential fill 2>/dev/null | sed -n 's/^password=//p'; }
+  local path_key=credential.https://github.com.useHttpPath
 
-  # Another helper configured earlier must not answer first.
+  # Another helper configured earlier must not answer first, and a global
+  # credential.useHttpPath=true (CI images) must not make git ask with a path.
   git config --global credential.helper "store --file=$tmp/other-store"
+  git config --global credential.useHttpPath true
   [ "$(fill)" = ghs_otherCCCCCCCCC ] || fail "fixture: the other helper does not answer"
   out=$("$scripts/gastown-creds-git-setup" rig-a 2>&1) || fail "git-setup rig-a exited $?: $out"
   show "$out"
+  expect_contains "$out" "$path_key = false"
+  expect_lacks "$out" "warning: git still asks"
   "$scripts/gastown-creds-git-setup" rig-a >/dev/null 2>&1 || fail "git-setup rig-a (again) failed"
   [ "$(git config --global --get-all "$key")" = "$(printf '\nstore --file=%s/rig-a' "$creds")" ] ||
     fail "global $key is: $(git config --global --get-all "$key" | tr '\n' '|')"
+  [ "$(git config --global --get-all "$path_key")" = false ] ||
+    fail "global $path_key is: $(git config --global --get-all "$path_key" | tr '\n' '|')"
   [ "$(fill)" = ghs_globalAAAAAAAA ] || fail "git credential fill does not use rig-a's file"
+  [ "$(fill_url https://github.com/org/repo.git)" = ghs_globalAAAAAAAA ] ||
+    fail "with credential.useHttpPath=true, git asking with a path does not use rig-a's file"
   [ -f "$HOME/.gitconfig" ] || fail "no $HOME/.gitconfig"
+  # A credential.useHttpPath=true appended after the section (a later CI
+  # step) wins in git; git-setup again writes its section after it.
+  printf '[credential]\n\tuseHttpPath = true\n' >>"$HOME/.gitconfig"
+  [ -z "$(fill_url https://github.com/org/repo.git)" ] || fail "fixture: the appended useHttpPath=true does not win"
+  out=$("$scripts/gastown-creds-git-setup" rig-a 2>&1) || fail "git-setup rig-a (after the append) exited $?: $out"
+  expect_lacks "$out" "warning: git still asks"
+  [ "$(fill_url https://github.com/org/repo.git)" = ghs_globalAAAAAAAA ] ||
+    fail "git-setup did not undo a credential.useHttpPath=true appended after its section: $(cat "$HOME/.gitconfig")"
+  # One it cannot move (the section holds another key) is named.
+  git config --global credential.https://github.com.username x-access-token
+  printf '[credential]\n\tuseHttpPath = true\n' >>"$HOME/.gitconfig"
+  out=$("$scripts/gastown-creds-git-setup" rig-a 2>&1) || fail "git-setup rig-a (section kept) exited $?: $out"
+  expect_contains "$out" "warning: git still asks https://github.com with a repository path"
+  git config --global --unset credential.https://github.com.username
+  "$scripts/gastown-creds-git-setup" rig-a >/dev/null 2>&1 || fail "git-setup rig-a (after the cleanup) failed"
+  [ "$(fill_url https://github.com/org/repo.git)" = ghs_globalAAAAAAAA ] || fail "git-setup did not recover"
+
+  # --host: the helper and useHttpPath for that host (a rig whose "host" is not github.com).
+  echo "https://x-access-token:ghs_hostHHHHHHHHHH@127.0.0.1:8443" >"$creds/rig-h"
+  out=$("$scripts/gastown-creds-git-setup" --host 127.0.0.1:8443 rig-h 2>&1) || fail "git-setup --host exited $?: $out"
+  [ "$(git config --global --get credential.https://127.0.0.1:8443.useHttpPath)" = false ] ||
+    fail "--host: no credential.https://127.0.0.1:8443.useHttpPath false"
+  [ "$(fill_url https://127.0.0.1:8443/org/repo.git)" = ghs_hostHHHHHHHHHH ] ||
+    fail "--host 127.0.0.1:8443: git does not use rig-h's file for that host"
+  [ -z "$(fill_url https://127.0.0.1:9999/org/repo.git)" ] || fail "--host 127.0.0.1:8443 also configured another port"
+  [ "$(fill_url https://github.com/org/repo.git)" = ghs_globalAAAAAAAA ] || fail "--host changed github.com's helper"
+  git config --global --remove-section credential.https://127.0.0.1:8443
+  rc=0; "$scripts/gastown-creds-git-setup" --host https://github.com rig-a 2>/dev/null || rc=$?
+  [ "$rc" -eq 2 ] || fail "--host https://github.com: exit $rc, want 2"
 
   git init -q "$repo"
   git -C "$repo" remote add origin "https://x-access-token:ghs_SECRETTOKEN123456@github.com/org/repo.git"
@@ -522,6 +562,7 @@ test_git_setup() {
   done
   [ "$(git -C "$repo" config --local --get-all "$key")" = "$(printf '\nstore --file=%s/rig-b' "$creds")" ] ||
     fail "local $key is: $(git -C "$repo" config --local --get-all "$key" | tr '\n' '|')"
+  [ "$(git -C "$repo" config --local --get-all "$path_key")" = false ] || fail "no local $path_key false"
   [ "$(git config --global --get-all "$key")" = "$(printf '\nstore --file=%s/rig-a' "$creds")" ] ||
     fail "the global config changed"
   [ "$(cd "$repo" && fill)" = ghs_localBBBBBBBBB ] || fail "inside the repo, git does not use rig-b's file"
@@ -561,6 +602,7 @@ test_git_setup() {
   show "$out"
   [ "$(git config --global --get-all "$key")" = "$(printf '\n!%s credential-helper --socket %s.sock --rig rig-a\nstore --file=%s/rig-a' "$bin" "$creds" "$creds")" ] ||
     fail "global $key with --helper is: $(git config --global --get-all "$key" | tr '\n' '|')"
+  [ "$(git config --global --get-all "$path_key")" = false ] || fail "--helper: global $path_key is not false"
   [ "$(fill)" = ghs_globalAAAAAAAA ] || fail "with no daemon, git does not fall back to rig-a's file"
   rc=0; "$scripts/gastown-creds-git-setup" --helper --binary "$tmp/no-such-binary" rig-a 2>/dev/null || rc=$?
   [ "$rc" -eq 1 ] || fail "--helper with a missing binary: exit $rc, want 1"
