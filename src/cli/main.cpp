@@ -27,7 +27,7 @@ constexpr const char* kUsage =
        gastown-credfs --config FILE [-f] --files DIR
        gastown-credfs status [--json] [MOUNTPOINT]
        gastown-credfs check --config FILE
-       gastown-credfs doctor [--repo DIR] [MOUNTPOINT]
+       gastown-credfs doctor [--repo DIR] [--host HOST] [MOUNTPOINT]
        gastown-credfs credential-helper [--socket PATH] --rig RIG get|store|erase
 
 Mounts MOUNTPOINT (e.g. /tmp/gastown-creds) with one git credential-store file
@@ -68,11 +68,16 @@ Commands (MOUNTPOINT defaults to $GASTOWN_CREDS_MOUNTPOINT, else
       Fetches one token per rig from the configured sources without mounting
       (no file is written) and prints OK or FAIL with the reason per rig.
       Exit 0 when every rig got a token, 1 otherwise, 2 for a bad config.
-  doctor [--repo DIR] [MOUNTPOINT]
-      Checks /dev/fuse, fusermount3, the mount's health, that git's
-      credential.helper for https://github.com is a store helper on a file in
-      MOUNTPOINT, and with --repo that no remote URL of DIR embeds a token.
-      One OK/WARN/FAIL line each; exit 1 when any check fails.
+  doctor [--repo DIR] [--host HOST] [MOUNTPOINT]
+      Checks /dev/fuse and fusermount3 (INFO only while files mode serves),
+      the daemon's health (the mount, or in files mode the socket
+      MOUNTPOINT.sock and the rig files' freshness), that git's
+      credential.helper for https://HOST (default github.com) is a store
+      helper on a file in MOUNTPOINT or the daemon's helper (and that its
+      socket answers), that git asks HOST without a path
+      (credential.useHttpPath), and with --repo that no remote URL of DIR
+      embeds a token. One OK/INFO/WARN/FAIL line each, with the fix; exit 1
+      when any check fails.
   credential-helper [--socket PATH] --rig RIG get|store|erase
       git's credential helper: asks the daemon over its socket (PATH, default
       $GASTOWN_CREDS_MOUNTPOINT.sock, else /tmp/gastown-creds.sock) for RIG's
@@ -145,25 +150,10 @@ int status_command(int argc, char** argv) {
     }
     std::string mountpoint;
     if (!mountpoint_arg(argc, argv, "status", mountpoint)) return 2;
-    credfs::MountProbe probe = credfs::probe_mount(mountpoint);
-    if (probe.state != credfs::MountState::Live) {
-        // No mount (files mode, or the mount went away): the daemon's socket.
-        const std::string socket = credfs::socket_for_mountpoint(mountpoint);
-        const credfs::DaemonAnswer answer = credfs::ask_daemon(socket, "status\n\n");
-        if (answer.outcome != credfs::DaemonAnswer::Outcome::Answered || answer.text.empty() ||
-            answer.text.starts_with("error=")) {
-            // A socket left behind: a files-mode daemon stopped or died there.
-            struct stat st {};
-            const bool left = probe.state == credfs::MountState::NotAMount &&
-                              ::stat(socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
-            const std::string problem =
-                left ? mountpoint + ": no mount, and no daemon answers on " + socket +
-                           " (stopped or died; start it again: gastown-creds-supervise)"
-                     : probe.problem;
-            std::fprintf(stderr, "gastown-credfs: %s\n", problem.c_str());
-            return credfs::kStatusUnhealthy;
-        }
-        probe.status_json = answer.text;
+    const credfs::DaemonProbe probe = credfs::probe_daemon(mountpoint);
+    if (probe.source == credfs::DaemonProbe::Source::None) {
+        std::fprintf(stderr, "gastown-credfs: %s\n", probe.problem.c_str());
+        return credfs::kStatusUnhealthy;
     }
     const credfs::StatusTable table =
         credfs::render_status_table(probe.status_json, credfs::SystemClock().now());
@@ -214,13 +204,20 @@ int check_command(int argc, char** argv) {
 
 int doctor_command(int argc, char** argv) {
     static const option kLong[] = {{"repo", required_argument, nullptr, 'r'},
+                                   {"host", required_argument, nullptr, 'H'},
                                    {"help", no_argument, nullptr, 'h'},
                                    {nullptr, 0, nullptr, 0}};
     credfs::DoctorOptions options;
     // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded until the command runs.
-    for (int opt; (opt = getopt_long(argc, argv, "r:h", kLong, nullptr)) != -1;) {
+    for (int opt; (opt = getopt_long(argc, argv, "r:H:h", kLong, nullptr)) != -1;) {
         if (opt == 'r') {
             options.repo = optarg;
+        } else if (opt == 'H') {
+            options.host = optarg;
+            if (options.host.empty() ||
+                options.host.find_first_of("/@ \t\r\n") != std::string::npos) {
+                return usage_error("doctor: --host HOST is a host[:port], not a URL");
+            }
         } else if (opt == 'h') {
             std::fputs(kUsage, stdout);
             return 0;

@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "credfs/engine/status.hpp"
+#include "credfs/helper/helper_client.hpp"
 
 namespace credfs {
 
@@ -87,6 +88,31 @@ MountProbe probe_mount(const std::string& mountpoint) {
     }
     ::close(fd);
     p.state = MountState::Live;
+    return p;
+}
+
+DaemonProbe probe_daemon(const std::string& mountpoint) {
+    DaemonProbe p;
+    p.mount = probe_mount(mountpoint);
+    p.socket = socket_for_mountpoint(mountpoint);
+    if (p.mount.state == MountState::Live) {
+        p.source = DaemonProbe::Source::Mount;
+        p.status_json = p.mount.status_json;
+        return p;
+    }
+    const DaemonAnswer answer = ask_daemon(p.socket, "status\n\n");
+    if (answer.outcome == DaemonAnswer::Outcome::Answered && !answer.text.empty() &&
+        !answer.text.starts_with("error=")) {
+        p.source = DaemonProbe::Source::Socket;
+        p.status_json = answer.text;
+        return p;
+    }
+    struct stat st {};
+    const bool left = p.mount.state == MountState::NotAMount &&
+                      ::stat(p.socket.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+    p.problem = left ? mountpoint + ": no mount, and no daemon answers on " + p.socket +
+                           " (stopped or died; start it again: gastown-creds-supervise)"
+                     : p.mount.problem;
     return p;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -219,6 +220,61 @@ TEST_F(CliTest, DoctorFindsATokenInTheRemoteUrlMaskedAndPassesOnceFixed) {
     const ProcessResult fixed = cli({"doctor", "--repo", repo, harness_.mountpoint()});
     EXPECT_EQ(fixed.exit_code, 0) << fixed.output << fixed.error;
     EXPECT_EQ(fixed.output.find("FAIL"), std::string::npos) << fixed.output;
+}
+
+TEST_F(CliTest, DoctorPassesOnAHealthyFilesModeDaemonAndFailsOnceNoDaemonAnswers) {
+    fake_.set_ttl(3600);
+    harness_.write_jwt(kJwt);
+    harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", ""}});
+    ASSERT_TRUE(harness_.start_files_mode());
+    ASSERT_TRUE(wait_for_token("rig-a").has_value());
+    const std::string mnt = harness_.mountpoint();
+    const std::string daemon_helper = std::string("!") + CREDFS_BINARY +
+                                      " credential-helper --socket " + mnt + ".sock --rig rig-a";
+    // What gastown-creds-git-setup --helper writes.
+    std::ofstream(git_global(), std::ios::trunc)
+        << "[credential \"https://github.com\"]\n\thelper =\n\thelper = \"" << daemon_helper
+        << "\"\n\thelper = store --file=" << mnt << "/rig-a\n\tuseHttpPath = false\n";
+    // The rig file holds the daemon's token once the first write is through.
+    ASSERT_EQ(status_until([](const ProcessResult& p) { return p.exit_code == 0; }, 20s).exit_code,
+              0);
+
+    const ProcessResult r = cli({"doctor", mnt});
+    EXPECT_EQ(r.exit_code, 0) << r.output << r.error;
+    EXPECT_EQ(r.output.find("FAIL"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("OK   " + mnt + ": files mode (no mount), the daemon answers on " +
+                            mnt + ".sock, every rig ok"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(
+        r.output.find("OK   rig files in " + mnt + " hold the daemon's newest tokens: rig-a ("),
+        std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("OK   git asks the daemon first: credential.https://github.com.helper "
+                            "runs '" +
+                            daemon_helper + "', and the daemon answers on " + mnt + ".sock"),
+              std::string::npos)
+        << r.output;
+    EXPECT_NE(r.output.find("OK   git asks https://github.com without a repository path"),
+              std::string::npos)
+        << r.output;
+    expect_no_token_in(r.output + r.error);
+
+    // The daemon dies: its socket is left behind, and nothing answers.
+    harness_.expect_killed_by_signal(SIGKILL);
+    ::kill(harness_.pid(), SIGKILL);
+    ASSERT_TRUE(wait_until([&] { return !harness_.alive(); }, 10s));
+    const ProcessResult dead = cli({"doctor", mnt});
+    EXPECT_EQ(dead.exit_code, 1) << dead.output;
+    EXPECT_NE(
+        dead.output.find("FAIL " + mnt + ": no mount, and no daemon answers on " + mnt + ".sock"),
+        std::string::npos)
+        << dead.output;
+    EXPECT_NE(dead.output.find("WARN credential.https://github.com.helper runs '" + daemon_helper +
+                               "', but no daemon answers on " + mnt + ".sock"),
+              std::string::npos)
+        << dead.output;
+    expect_no_token_in(dead.output + dead.error);
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ TEST_F(CliTest, HelpAndVersion) {
     for (const char* line :
          {"gastown-credfs --config FILE [-f] --files DIR",
           "gastown-credfs status [--json] [MOUNTPOINT]", "gastown-credfs check --config FILE",
-          "gastown-credfs doctor [--repo DIR] [MOUNTPOINT]"}) {
+          "gastown-credfs doctor [--repo DIR] [--host HOST] [MOUNTPOINT]"}) {
         EXPECT_NE(help.output.find(line), std::string::npos) << line;
     }
     EXPECT_EQ(run("status --help").status, 0);
@@ -124,7 +124,8 @@ TEST_F(CliTest, SubcommandUsageErrorsExit2) {
     for (const std::string& args : std::vector<std::string>{
              "status " + mnt_ + " " + mnt_, "status --bogus", "status -x " + mnt_, "check",
              "check --config", "check --config x " + mnt_, "check --bogus", "doctor --repo",
-             "doctor " + mnt_ + " " + mnt_, "doctor --bogus"}) {
+             "doctor " + mnt_ + " " + mnt_, "doctor --bogus", "doctor --host",
+             "doctor --host https://github.com"}) {
         CliRun r = run(args);
         EXPECT_EQ(r.status, 2) << args << ": " << r.output;
         EXPECT_NE(r.output.find("Try 'gastown-credfs --help'"), std::string::npos) << args;

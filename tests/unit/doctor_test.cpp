@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "credfs/engine/fallback_store.hpp"
 #include "test_support.hpp"
 
 namespace credfs {
@@ -33,10 +34,22 @@ class DoctorTest : public ::testing::Test {
 
 TEST_F(DoctorTest, FormatAndExitCode) {
     EXPECT_EQ(format_check({CheckLevel::Ok, "fine"}), "OK   fine\n");
+    EXPECT_EQ(format_check({CheckLevel::Info, "fyi"}), "INFO fyi\n");
     EXPECT_EQ(format_check({CheckLevel::Warn, "hmm"}), "WARN hmm\n");
     EXPECT_EQ(format_check({CheckLevel::Fail, "bad"}), "FAIL bad\n");
     EXPECT_EQ(doctor_exit_code({{CheckLevel::Ok, ""}, {CheckLevel::Warn, ""}}), 0);
     EXPECT_EQ(doctor_exit_code({{CheckLevel::Ok, ""}, {CheckLevel::Fail, ""}}), 1);
+    EXPECT_EQ(doctor_exit_code({{CheckLevel::Info, ""}}), 0);
+}
+
+TEST_F(DoctorTest, FuseProblemsAreOnlyInfoWhileFilesModeServes) {
+    const CheckResult missing = without_fuse_needed(check_dev_fuse(tmp_.path() + "/fuse"));
+    EXPECT_EQ(missing.level, CheckLevel::Info);
+    EXPECT_NE(missing.text.find("files mode serves without FUSE"), std::string::npos)
+        << missing.text;
+    const CheckResult fine = without_fuse_needed(check_dev_fuse("/dev/null"));
+    EXPECT_EQ(fine.level, CheckLevel::Ok);
+    EXPECT_EQ(fine.text.find("files mode"), std::string::npos);
 }
 
 TEST_F(DoctorTest, DevFuseMustBeACharacterDevice) {
@@ -107,6 +120,220 @@ TEST_F(DoctorTest, OtherHelpersFail) {
     EXPECT_EQ(
         check_credential_helper(git_said(128, "", "fatal: not a git repository\n"), mnt_, "").level,
         CheckLevel::Fail);
+}
+
+TEST_F(DoctorTest, TheDaemonsHelperAsTheOnlyHelperIsOk) {
+    const std::string helper =
+        "!/usr/bin/gastown-credfs credential-helper --socket " + mnt_ + ".sock --rig rig-a";
+    const CheckResult r = check_credential_helper(git_said(0, helper + "\n"), mnt_, "");
+    EXPECT_EQ(r.level, CheckLevel::Ok) << r.text;
+    EXPECT_NE(r.text.find("no file fallback"), std::string::npos) << r.text;
+    EXPECT_EQ(
+        check_credential_helper(git_said(0, "!other-tool credential-helper\n"), mnt_, "").level,
+        CheckLevel::Fail);
+}
+
+TEST_F(DoctorTest, AnotherHostAndTheSetupCommandAreNamed) {
+    const CheckResult r =
+        check_credential_helper(git_said(1, ""), mnt_, "", "https://127.0.0.1:8443",
+                                "gastown-creds-git-setup --host 127.0.0.1:8443 RIG");
+    EXPECT_EQ(r.level, CheckLevel::Fail);
+    EXPECT_EQ(r.text,
+              "credential.helper for https://127.0.0.1:8443 is not set, so git asks no helper; "
+              "fix: gastown-creds-git-setup --host 127.0.0.1:8443 RIG");
+}
+
+TEST_F(DoctorTest, DaemonHelperSocketFromItsCommandLine) {
+    EXPECT_EQ(
+        daemon_helper_socket("!gastown-credfs credential-helper --socket /s.sock --rig a", "/d"),
+        "/s.sock");
+    EXPECT_EQ(
+        daemon_helper_socket("!'/opt/x y/gastown-credfs' credential-helper --socket='/a b.sock' "
+                             "--rig a",
+                             "/d"),
+        "/a b.sock");
+    EXPECT_EQ(daemon_helper_socket("gastown-credfs credential-helper --rig a", "/d"), "/d");
+    EXPECT_EQ(daemon_helper_socket("store --file=/x", "/d"), std::nullopt);
+    EXPECT_EQ(daemon_helper_socket("!gastown-credfs status", "/d"), std::nullopt);
+}
+
+TEST_F(DoctorTest, DaemonHelperIsReportedWithWhetherItsSocketAnswers) {
+    const std::string key = "credential.https://github.com.helper";
+    const std::string values =
+        "\n!gastown-credfs credential-helper --socket /run/a.sock --rig r\nstore --file=" + mnt_ +
+        "/r\n";
+    std::vector<std::string> asked;
+    const auto answering = [&](const std::string& s) {
+        asked.push_back(s);
+        return true;
+    };
+    const auto up = check_daemon_helper(git_said(0, values), key, "/d", answering);
+    ASSERT_TRUE(up.has_value());
+    EXPECT_EQ(up->level, CheckLevel::Ok) << up->text;
+    EXPECT_NE(up->text.find("git asks the daemon first"), std::string::npos) << up->text;
+    EXPECT_EQ(asked, std::vector<std::string>{"/run/a.sock"});
+    const auto down = check_daemon_helper(git_said(0, values), key, "/d",
+                                          [](const std::string&) { return false; });
+    ASSERT_TRUE(down.has_value());
+    EXPECT_EQ(down->level, CheckLevel::Warn);
+    EXPECT_NE(down->text.find("no daemon answers on /run/a.sock"), std::string::npos) << down->text;
+    // Reset by a later "": git no longer runs it.
+    EXPECT_FALSE(
+        check_daemon_helper(git_said(0, values + "\nstore --file=/x\n"), key, "/d", answering)
+            .has_value());
+    EXPECT_FALSE(check_daemon_helper(git_said(1, ""), key, "/d", answering).has_value());
+}
+
+TEST_F(DoctorTest, GitAskingWithAPathFailsWithTheConfigFix) {
+    const std::string url = "https://github.com";
+    const std::string setup = "gastown-creds-git-setup RIG";
+    const CommandOutput with_path =
+        git_said(0,
+                 "protocol=https\nhost=github.com\npath=gastown-credfs-doctor/probe.git\n"
+                 "username=gastown-credfs-doctor\npassword=none\n");
+    const CheckResult global = check_http_path(with_path, url, "", "", setup);
+    EXPECT_EQ(global.level, CheckLevel::Fail);
+    EXPECT_TRUE(global.text.ends_with(
+        "; fix: git config --global credential.https://github.com.useHttpPath false"))
+        << global.text;
+    EXPECT_NE(global.text.find("credential.useHttpPath is true for https://github.com"),
+              std::string::npos)
+        << global.text;
+    const CheckResult local = check_http_path(with_path, url, "/src/r", "true\n", setup);
+    EXPECT_TRUE(local.text.ends_with(
+        "; fix: git -C /src/r config credential.https://github.com.useHttpPath false"))
+        << local.text;
+    // The key is already false there, and a later generic setting wins:
+    // setting it again would change nothing.
+    const CheckResult overridden = check_http_path(with_path, url, "", "false\n", setup);
+    EXPECT_EQ(overridden.level, CheckLevel::Fail);
+    EXPECT_TRUE(overridden.text.ends_with("fix: gastown-creds-git-setup RIG")) << overridden.text;
+
+    const CheckResult host_only =
+        check_http_path(git_said(0, "protocol=https\nhost=github.com\nusername=u\npassword=none\n"),
+                        url, "", "", setup);
+    EXPECT_EQ(host_only.level, CheckLevel::Ok) << host_only.text;
+    EXPECT_EQ(
+        check_http_path(git_said(128, "", "fatal: bad config line 3\n"), url, "", "", setup).level,
+        CheckLevel::Fail);
+}
+
+/// The probe against real git with a config file of the test's own.
+class HttpPathProbeTest : public DoctorTest {
+  protected:
+    CommandOutput probe(const std::string& gitconfig, const std::string& url) {
+        const std::string file = tmp_.path() + "/gitconfig";
+        std::ofstream(file, std::ios::trunc) << gitconfig;
+        std::vector<std::string> argv = {"env", "GIT_CONFIG_GLOBAL=" + file,
+                                         "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+                                         "HOME=" + tmp_.path()};
+        const auto git = http_path_probe_argv(url, "");
+        argv.insert(argv.end(), git.begin(), git.end());
+        return run_command(argv);
+    }
+    bool git_sends_path(const std::string& gitconfig, const std::string& url) {
+        const CommandOutput r = probe(gitconfig, url);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return check_http_path(r, url, "", "", "setup").level == CheckLevel::Fail;
+    }
+};
+
+TEST_F(HttpPathProbeTest, AsksGitTheWayItAsksAHelper) {
+    const std::string url = "https://github.com";
+    EXPECT_FALSE(git_sends_path("", url));
+    EXPECT_TRUE(git_sends_path("[credential]\n\tuseHttpPath = true\n", url));
+    EXPECT_FALSE(
+        git_sends_path("[credential]\n\tuseHttpPath = true\n[credential \"https://github.com\"]\n"
+                       "\tuseHttpPath = false\n",
+                       url));
+    // git applies every matching entry in order: the generic one read last
+    // wins, although `git config --get-urlmatch` (most specific URL wins)
+    // says false here.
+    EXPECT_TRUE(
+        git_sends_path("[credential \"https://github.com\"]\n\tuseHttpPath = false\n[credential]\n"
+                       "\tuseHttpPath = yes\n",
+                       url));
+    // A bare key is an error to git's credential code: named, as a failure.
+    const CheckResult bare =
+        check_http_path(probe("[credential]\n\tuseHttpPath\n", url), url, "", "", "setup");
+    EXPECT_EQ(bare.level, CheckLevel::Fail);
+    EXPECT_NE(bare.text.find("git credential fill failed"), std::string::npos) << bare.text;
+    // Another host's setting does not count; a port is part of the host.
+    EXPECT_FALSE(
+        git_sends_path("[credential \"https://gitlab.com\"]\n\tuseHttpPath = true\n", url));
+    EXPECT_TRUE(git_sends_path("[credential \"https://127.0.0.1:8443\"]\n\tuseHttpPath = true\n",
+                               "https://127.0.0.1:8443"));
+    EXPECT_FALSE(git_sends_path("[credential \"https://127.0.0.1:9999\"]\n\tuseHttpPath = true\n",
+                                "https://127.0.0.1:8443"));
+}
+
+TEST_F(DoctorTest, FilesModeRigFilesHoldTheVouchedTokenUnexpired) {
+    const WallTime now = WallClock::now();
+    const std::string token = "ghs_filesModeSecret0123456789";
+    const std::string status = R"({"mode": "files", "rigs": [{"id": "rig-a", "state": "ok"}]})";
+    auto write = [&](const std::string& content, WallTime expires, const std::string& vouched) {
+        std::ofstream(mnt_ + "/rig-a", std::ios::trunc) << content;
+        std::ofstream(mnt_ + "/" + FallbackStore::state_file_name("rig-a"), std::ios::trunc)
+            << FallbackStore::render_state(expires, vouched);
+    };
+    const std::string line = "https://x-access-token:" + token + "@github.com\n";
+    write("https://alice:pw@gitlab.example\n" + line, now + std::chrono::minutes(30), token);
+    const CheckResult fresh = check_rig_files(status, mnt_, now);
+    EXPECT_EQ(fresh.level, CheckLevel::Ok) << fresh.text;
+    EXPECT_NE(fresh.text.find("rig-a (29m 5"), std::string::npos) << fresh.text;
+
+    write(line, now - std::chrono::seconds(5), token);
+    const CheckResult expired = check_rig_files(status, mnt_, now);
+    EXPECT_EQ(expired.level, CheckLevel::Fail);
+    EXPECT_NE(expired.text.find("expired"), std::string::npos) << expired.text;
+
+    write(line, now + std::chrono::minutes(30), "ghs_anotherToken");
+    const CheckResult other = check_rig_files(status, mnt_, now);
+    EXPECT_EQ(other.level, CheckLevel::Fail);
+    EXPECT_NE(other.text.find("does not hold the token the daemon last wrote"), std::string::npos)
+        << other.text;
+
+    std::filesystem::remove(mnt_ + "/rig-a");
+    const CheckResult missing = check_rig_files(status, mnt_, now);
+    EXPECT_EQ(missing.level, CheckLevel::Fail);
+    EXPECT_NE(missing.text.find("No such file"), std::string::npos) << missing.text;
+    for (const auto& c : {fresh, expired, other, missing}) {
+        EXPECT_EQ(c.text.find(token), std::string::npos) << "a token leaked: " << c.text;
+    }
+}
+
+TEST_F(DoctorTest, DaemonFoundThroughItsSocket) {
+    const WallTime now = WallClock::now();
+    DaemonProbe none;
+    none.problem = mnt_ + ": not a gastown-credfs mount (...)";
+    const auto gone = check_daemon(none, mnt_, now);
+    ASSERT_EQ(gone.size(), 1u);
+    EXPECT_EQ(gone[0].level, CheckLevel::Fail);
+    EXPECT_EQ(gone[0].text, none.problem);
+
+    DaemonProbe files;
+    files.source = DaemonProbe::Source::Socket;
+    files.socket = mnt_ + ".sock";
+    files.status_json = R"({"mode": "files", "rigs": []})";
+    const auto serving = check_daemon(files, mnt_, now);
+    ASSERT_EQ(serving.size(), 2u);
+    EXPECT_EQ(serving[0].level, CheckLevel::Ok);
+    EXPECT_EQ(serving[0].text, mnt_ + ": files mode (no mount), the daemon answers on " + mnt_ +
+                                   ".sock, every rig ok");
+    EXPECT_EQ(serving[1].level, CheckLevel::Ok);
+
+    files.status_json = R"({"mode": "files", "rigs": [{"id": "a", "state": "expired"}]})";
+    const auto unhealthy = check_daemon(files, mnt_, now);
+    ASSERT_EQ(unhealthy.size(), 1u);
+    EXPECT_EQ(unhealthy[0].level, CheckLevel::Fail);
+    EXPECT_NE(unhealthy[0].text.find("a (expired)"), std::string::npos) << unhealthy[0].text;
+
+    files.status_json = R"({"mode": "mount", "rigs": []})";
+    files.mount.problem = mnt_ + ": not a gastown-credfs mount (...)";
+    const auto elsewhere = check_daemon(files, mnt_, now);
+    ASSERT_EQ(elsewhere.size(), 1u);
+    EXPECT_EQ(elsewhere[0].level, CheckLevel::Fail);
+    EXPECT_NE(elsewhere[0].text.find("says it serves a mount"), std::string::npos);
 }
 
 TEST_F(DoctorTest, RemoteWithATokenFailsMaskedWithTheFix) {

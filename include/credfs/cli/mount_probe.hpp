@@ -1,5 +1,7 @@
 // Looking at a gastown-credfs mount from outside the daemon: is it live, and
-// what does its <mnt>/.status say? Used by the status and doctor commands.
+// what does its <mnt>/.status say? Without a live mount (files mode, or the
+// mount went away), the daemon's socket <mnt>.sock answers instead. Used by
+// the status and doctor commands.
 #pragma once
 
 #include <string>
@@ -32,5 +34,26 @@ struct MountProbe {
 /// upstream call in the daemon, so this does not block on a hung upstream;
 /// it can block on a hung daemon (like any read of its mount).
 MountProbe probe_mount(const std::string& mountpoint);
+
+/// Where a daemon's status document came from.
+struct DaemonProbe {
+    enum class Source {
+        Mount,   ///< <mnt>/.status of a live mount.
+        Socket,  ///< No live mount; the daemon answered `status` on `socket`.
+        None,    ///< Neither answered; `problem` says why.
+    };
+    Source source = Source::None;
+    MountProbe mount;         ///< The mount probe, whatever the source.
+    std::string socket;       ///< socket_for_mountpoint(mountpoint).
+    std::string status_json;  ///< The document (Mount or Socket).
+    /// One line naming the mountpoint and the fix; empty unless None. A
+    /// socket left behind (a files-mode daemon stopped or died) is named as
+    /// such rather than as "not a mount".
+    std::string problem;
+};
+
+/// probe_mount, then, when it is not Live, the `status` request on the
+/// daemon's socket (bounded by the helper client's timeouts). Never throws.
+DaemonProbe probe_daemon(const std::string& mountpoint);
 
 }  // namespace credfs
