@@ -158,6 +158,7 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
     r["backoff_initial_s"] = refresh.backoff_initial_s;
     r["backoff_max_s"] = refresh.backoff_max_s;
     r["assumed_ttl_s"] = refresh.assumed_ttl_s;
+    if (refresh.publish_delay_s) r["publish_delay_s"] = *refresh.publish_delay_s;
     Json::Value& list = cfg["rigs"];
     list = Json::Value(Json::arrayValue);
     for (const auto& rig : rigs) {

@@ -55,6 +55,8 @@ struct RefreshParams {
     double backoff_initial_s = 0.2;
     double backoff_max_s = 1;
     double assumed_ttl_s = 1800;
+    /// refresh.publish_delay_s; unset: the key is left out (the daemon's default).
+    std::optional<double> publish_delay_s;
 };
 
 struct RigSpec {
