@@ -92,8 +92,6 @@ RefreshParams lag_soak_refresh() {
     return p;
 }
 
-}  // namespace
-
 /// What one soak runs against; the defaults are the idle soak's.
 struct SoakParams {
     double token_ttl_s = kSoakTokenTtlS;
@@ -107,6 +105,23 @@ struct SoakParams {
     /// Mints the upstream may see while the agents run; unset: not checked.
     std::optional<int> max_mints;
 };
+
+// 8 agents with gaps shorter than a rotation, so operations land at every
+// phase of it; the upstream may mint once per background rotation
+// (ttl - margin - jitter at the shortest), plus one.
+SoakParams lag_soak_params(const RefreshParams& refresh) {
+    SoakParams params;
+    params.token_ttl_s = kLagSoakTokenTtlS;
+    params.lag_s = kLagS;
+    params.gap_min_s = 1.5;
+    params.gap_max_s = 6.5;
+    params.min_operations = 64;
+    const double shortest_rotation_s = kLagSoakTokenTtlS - refresh.margin_s - refresh.jitter_s;
+    params.max_mints = static_cast<int>(kSoakDuration.count() / shortest_rotation_s) + 1;
+    return params;
+}
+
+}  // namespace
 
 /// How one soak reaches the daemon: a name for the summary line, how the
 /// daemon starts (called once tokens live kSoakTokenTtlS; may ASSERT), and
@@ -363,16 +378,21 @@ TEST_F(GitE2e, SoakThroughTheCredentialHelperAgentsIdleLongerThanTokensLive) {
 // background schedule's one per (ttl - margin - jitter), plus one.
 TEST_F(GitE2e, SoakWithReplicationLagLosesNoOperation) {
     const RefreshParams refresh = lag_soak_refresh();
-    SoakParams params;
-    params.token_ttl_s = kLagSoakTokenTtlS;
-    params.lag_s = kLagS;
-    // Gaps shorter than a rotation: operations land at every phase of it.
-    params.gap_min_s = 1.5;
-    params.gap_max_s = 6.5;
-    params.min_operations = 64;
-    const double shortest_rotation_s = kLagSoakTokenTtlS - refresh.margin_s - refresh.jitter_s;
-    params.max_mints = static_cast<int>(kSoakDuration.count() / shortest_rotation_s) + 1;
-    run_soak({"mount", [&] { start_daemon(refresh); }, [&] { configure_git(rig_file()); }}, params);
+    run_soak({"mount", [&] { start_daemon(refresh); }, [&] { configure_git(rig_file()); }},
+             lag_soak_params(refresh));
+}
+
+// The same lag in files mode: git reads the plain file, so the file itself
+// must change only once the new token is known to the server. The margin
+// already keeps the file's token at least min_ttl_s from expiry.
+TEST_F(GitE2e, SoakInFilesModeWithReplicationLagLosesNoOperation) {
+    const RefreshParams refresh = lag_soak_refresh();
+    itest::StartOptions files;
+    files.files_only = true;
+    files.wait = itest::StartOptions::Wait::FilesServing;
+    run_soak({"files mode", [&] { start_daemon(refresh, "", files); },
+              [&] { configure_git(rig_file()); }},
+             lag_soak_params(refresh));
 }
 
 // The token the daemon serves is revoked upstream. git's next push fails, and
