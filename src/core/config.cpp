@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "config_json.hpp"
+#include "credfs/core/refresh_policy.hpp"
 
 namespace credfs {
 
@@ -188,9 +189,10 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     RefreshConfig r;
     const Json::Value& v = object_at(root, "refresh", "refresh");
     if (v.isNull()) return r;
-    check_keys(v, "refresh",
-               {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
-                "backoff_max_s", "assumed_ttl_s", "reject_cooldown_s"});
+    check_keys(
+        v, "refresh",
+        {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
+         "backoff_max_s", "assumed_ttl_s", "reject_cooldown_s", "publish_delay_s", "mandatory_s"});
     seconds_at(v, "margin_s", "refresh.margin_s", r.margin_s);
     seconds_at(v, "min_ttl_s", "refresh.min_ttl_s", r.min_ttl_s);
     seconds_at(v, "jitter_s", "refresh.jitter_s", r.jitter_s);
@@ -199,6 +201,8 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     seconds_at(v, "backoff_max_s", "refresh.backoff_max_s", r.backoff_max_s);
     seconds_at(v, "assumed_ttl_s", "refresh.assumed_ttl_s", r.assumed_ttl_s);
     seconds_at(v, "reject_cooldown_s", "refresh.reject_cooldown_s", r.reject_cooldown_s);
+    seconds_at(v, "publish_delay_s", "refresh.publish_delay_s", r.publish_delay_s);
+    seconds_at(v, "mandatory_s", "refresh.mandatory_s", r.mandatory_s);
     at_least_a_millisecond(r.read_timeout_s, "refresh.read_timeout_s");
     at_least_a_millisecond(r.backoff_initial_s, "refresh.backoff_initial_s");
     if (r.backoff_max_s < r.backoff_initial_s) {
@@ -317,6 +321,19 @@ std::vector<std::string> warnings_for(const Config& cfg) {
         out.emplace_back(
             "refresh.margin_s < refresh.min_ttl_s: tokens go stale before their "
             "background refresh, so reads will wait for on-demand refreshes");
+    }
+    if (const double applied = effective_publish_delay_s(cfg.refresh);
+        applied < cfg.refresh.publish_delay_s && cfg.refresh.margin_s >= cfg.refresh.min_ttl_s) {
+        // A config that worked before the delay existed keeps working: the
+        // delay shrinks so the previous token still has min_ttl_s left when
+        // the new one is published. (Below, margin_s < min_ttl_s has its own
+        // warning: the previous token is stale at the refresh already.)
+        std::ostringstream msg;
+        msg << "refresh.publish_delay_s (" << cfg.refresh.publish_delay_s
+            << " s) does not fit in refresh.margin_s - refresh.min_ttl_s: new tokens are "
+               "published after "
+            << applied << " s";
+        out.push_back(msg.str());
     }
     if (cfg.source.type == SourceConfig::Type::Gastown &&
         cfg.source.request_timeout_s >= cfg.refresh.read_timeout_s) {

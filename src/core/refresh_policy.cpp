@@ -40,6 +40,21 @@ double retry_delay(int failures, const RefreshConfig& cfg, double draw, double r
     return std::max(backoff_delay(failures, cfg, draw), asked);
 }
 
+double effective_publish_delay_s(const RefreshConfig& cfg) {
+    return std::min(cfg.publish_delay_s, std::max(0.0, cfg.margin_s - cfg.min_ttl_s));
+}
+
+double lag_window_s(const RefreshConfig& cfg) {
+    // GitHub's lag can outlast the delay (the octokit issues saw 401s for
+    // several seconds): 10 s more before an erase counts as a revocation.
+    constexpr double kLagBeyondDelayS = 10;
+    return cfg.publish_delay_s > 0 ? effective_publish_delay_s(cfg) + kLagBeyondDelayS : 0;
+}
+
+double effective_mandatory_s(const RefreshConfig& cfg) {
+    return std::min(cfg.mandatory_s, cfg.min_ttl_s);
+}
+
 bool is_fresh(const Credential& cred, WallTime now, const RefreshConfig& cfg) {
     return cred.ttl_at(now) >= cfg.min_ttl_s;
 }

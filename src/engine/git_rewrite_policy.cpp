@@ -10,7 +10,7 @@ GitRewritePolicy::GitRewritePolicy(const RigConfig& rig, const RefreshConfig& re
     : rig_(rig), refresh_(refresh) {}
 
 GitRewritePolicy::Applied GitRewritePolicy::apply(const StoreRewrite& rewrite, WallTime now,
-                                                  bool has_token) {
+                                                  bool rejectable) {
     Applied out;
     const std::vector<std::string> before = kept_lines_;
     out.dropped = keep_lines(rewrite.other_lines);
@@ -19,7 +19,7 @@ GitRewritePolicy::Applied GitRewritePolicy::apply(const StoreRewrite& rewrite, W
         out.unchanged = kept_lines_ == before;
         return out;
     }
-    const Applied rejected = reject(now, has_token);
+    const Applied rejected = reject(now, rejectable);
     out.refresh_now = rejected.refresh_now;
     out.refresh_by = rejected.refresh_by;
     return out;

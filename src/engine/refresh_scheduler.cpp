@@ -43,6 +43,10 @@ WallTime RefreshScheduler::run_due(const RigRegistry& registry, WallTime now) co
     for (const auto& rig : set->rigs) running += rig->refresh_in_flight() ? 1 : 0;
     WallTime next = WallTime::max();
     for (const auto& rig : set->rigs) {
+        // A held-back token is published on time even with no read to do it,
+        // so the fallback file (all files mode serves) gets it then.
+        rig->publish_due(now);
+        next = std::min(next, rig->next_publication_at());
         if (rig->refresh_in_flight()) continue;  // its completion wakes us
         const WallTime due = rig->next_refresh_at();
         if (due > now) {

@@ -53,15 +53,18 @@ void Rig::wait_idle() {
 }
 
 ReadResult Rig::credential_for_read() {
+    publish_due(clock_.now());
     CredentialPtr cred = current();
     const auto servable = [this](const CredentialPtr& c, WallTime now) {
         return c && !c->rejected && is_fresh(*c, now, refresh_);
     };
     if (servable(cred, clock_.now())) return {cred, 0};
-    if (cred && cred->ttl_at(clock_.now()) > 0 && in_backoff(clock_.now())) {
+    if (cred && cred->ttl_at(clock_.now()) > effective_mandatory_s(refresh_) &&
+        in_backoff(clock_.now())) {
         // The last refresh failed and its retry is not due: serve the still
-        // valid token rather than send every read to a failing upstream. An
-        // expired token never gets here, so recovery stays one read away.
+        // valid token rather than send every read to a failing upstream. A
+        // token inside the mandatory window never gets here: the backoff
+        // spares the upstream, not a reader whose token is about to die.
         spdlog::debug("rig {}: serving a token with {:.1f} s left while refreshes back off",
                       config_.id, cred->ttl_at(clock_.now()));
         return {cred, 0};
@@ -111,10 +114,11 @@ bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
         std::shared_future<void> flight = refresh_async(RefreshTrigger::OnDemand);
         if (flight.wait_until(deadline) != std::future_status::ready) return false;
         const CredentialPtr cred = current();
-        if (cred && cred->ttl_at(clock_.now()) > 0) return true;
-        // The refresh failed and nothing unexpired is left to serve: try again
-        // when the backoff allows, if that is before this read gives up
-        // (docs/design.md, invariant 1: EIO only when no refresh could succeed in time).
+        if (cred && cred->ttl_at(clock_.now()) > effective_mandatory_s(refresh_)) return true;
+        // The refresh failed and what is left dies within the mandatory
+        // window, or is gone: try again when the backoff allows, if that is
+        // before this read gives up (docs/design.md, invariants 1 and 8: EIO
+        // or a dying token only when no refresh could succeed in time).
         double pause_s = kMinRetryPauseS;
         {
             MutexLock lock(mu_);
@@ -172,12 +176,14 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     }
     const double latency_s = seconds_since(started);
     const WallTime now = clock_.now();
-    const bool renewed = token && on_success(std::move(*token), now, latency_s, trigger);
+    const Taken taken = token ? on_success(std::move(*token), now, latency_s, trigger) : Taken::No;
     if (!token) on_failure(error, now, retry_after_s);
     const std::function<void()> on_refreshed = on_refreshed_;
     // A failed refresh after a rejection still writes: the rewrite that
-    // caused it (the other lines git kept) was left for it to write.
-    const bool write = (renewed || trigger == RefreshTrigger::Rejected) && fallback_ != nullptr;
+    // caused it (the other lines git kept) was left for it to write. A
+    // held-back token reaches the file when it is published, not before.
+    const bool write =
+        (taken == Taken::Published || trigger == RefreshTrigger::Rejected) && fallback_ != nullptr;
     {
         // Clear the flight before waking its waiters, so a waiter that finds
         // the result wanting can start a new one.
@@ -199,12 +205,16 @@ void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
     if (on_refreshed) on_refreshed();
 }
 
-bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger) {
+Rig::Taken Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger) {
     const bool expires = source_.tokens_expire();
     const WallTime expires_at =
         !expires ? WallTime::max()
                  : token.expires_at.value_or(now + to_wall_duration(refresh_.assumed_ttl_s));
-    const CredentialPtr old = current();
+    CredentialPtr old;
+    {
+        MutexLock lock(mu_);
+        old = newest_;
+    }
     // A different token that expires no later is an upstream cache's answer,
     // unless git reported the current one rejected: then any other is better.
     const bool not_newer =
@@ -215,7 +225,7 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         stats_.consecutive_failures = 0;
         stats_.last_error.clear();
         stats_.next_refresh_at = now + to_wall_duration(kRecheckNonExpiringS);
-        return false;
+        return Taken::No;
     }
     if (expires && not_newer) {
         const char* why = token.value != old->token
@@ -224,15 +234,19 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
                           : old->rejected ? ": upstream handed back the token git just rejected"
                                           : ": upstream returned the token already being served";
         on_failure("rig " + config_.id + why, now);
-        return false;
+        return Taken::No;
     }
+    bool published = false;
     {
-        // Stored under the lock so a concurrent rewrite cannot drop its kept lines.
+        // Under the lock so a concurrent rewrite cannot drop its kept lines.
+        // Only a minted token replicates: a changed PAT is served at once.
         MutexLock lock(mu_);
         std::string content = git_.render(token.value);
-        current_.store(std::make_shared<const Credential>(std::move(token.value), expires_at, now,
-                                                          std::move(content)));
+        published = take(std::make_shared<const Credential>(std::move(token.value), expires_at, now,
+                                                            std::move(content)),
+                         now, expires && trigger == RefreshTrigger::Background);
     }
+    const Taken taken = published ? Taken::Published : Taken::HeldBack;
     const WallTime next = expires ? refresh_time(now, expires_at, refresh_, random_())
                                   : now + to_wall_duration(kRecheckNonExpiringS);
     if (expires && seconds_between(now, expires_at) < refresh_.min_ttl_s) {
@@ -252,19 +266,82 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
     if (!expires) {
         spdlog::info("rig {}: {} a token that does not expire ({})", config_.id,
                      old ? "the source changed: now serving" : "loaded", source_.type_name());
-        return true;
+        return taken;
     }
     const std::string early =
         !old ? std::string("first token")
         : old->ttl_at(now) >= 0
             ? fmt::format("{:.1f} s before the old token expired", old->ttl_at(now))
             : fmt::format("{:.1f} s after the old token expired", -old->ttl_at(now));
+    const std::string served = taken == Taken::Published
+                                   ? std::string("served now")
+                                   : fmt::format("served in {:.1f} s (refresh.publish_delay_s)",
+                                                 seconds_between(now, next_publication_at()));
     spdlog::info(
-        "rig {}: refreshed ({}): new token expires {} (in {:.1f} s{}); {}; upstream latency "
-        "{:.0f} ms; next refresh in {:.1f} s",
+        "rig {}: refreshed ({}): new token expires {} (in {:.1f} s{}); {}; {}; upstream "
+        "latency {:.0f} ms; next refresh in {:.1f} s",
         config_.id, trigger_name(trigger), format_iso8601(expires_at),
-        seconds_between(now, expires_at), token.expires_at ? "" : ", assumed_ttl_s", early,
+        seconds_between(now, expires_at), token.expires_at ? "" : ", assumed_ttl_s", early, served,
         latency_s * 1000, seconds_between(now, next));
+    return taken;
+}
+
+bool Rig::take(CredentialPtr cred, WallTime now, bool hold) {
+    // The token served now is the one a reader can fall back on.
+    previous_ = serving_previous() ? previous_ : newest_;
+    newest_ = std::move(cred);
+    hold_until_ = hold ? now + to_wall_duration(effective_publish_delay_s(refresh_)) : WallTime{};
+    young_until_ =
+        newest_->never_expires() ? WallTime{} : now + to_wall_duration(lag_window_s(refresh_));
+    lag_hold_ = false;
+    return choose_served(now);
+}
+
+bool Rig::serving_previous() const {
+    const CredentialPtr served = current();
+    return previous_ && served && newest_ && served->token == previous_->token &&
+           previous_->token != newest_->token;
+}
+
+bool Rig::choose_served(WallTime now) {
+    const bool hold = previous_ && now < hold_until_ && !previous_->rejected &&
+                      is_fresh(*previous_, now, refresh_);
+    if (!hold) lag_hold_ = false;
+    publish_at_.store(
+        hold ? std::min(hold_until_, previous_->expires_at - to_wall_duration(refresh_.min_ttl_s))
+             : WallTime::max());
+    const CredentialPtr& target = hold ? previous_ : newest_;
+    const CredentialPtr served = current();
+    if (!target || (served && served->token == target->token)) return false;
+    serve(*target);
+    return true;
+}
+
+void Rig::serve(const Credential& cred) {
+    current_.store(std::make_shared<const Credential>(cred.token, cred.expires_at, cred.fetched_at,
+                                                      git_.render(cred.token), cred.rejected));
+}
+
+bool Rig::publish_due(WallTime now) {
+    if (now < publish_at_.load()) return false;
+    bool write = false;
+    double age_s = 0;
+    {
+        MutexLock lock(mu_);
+        if (!choose_served(now)) return false;
+        age_s = seconds_between(newest_->fetched_at, now);
+        write = fallback_ != nullptr && !retired_;
+        if (write) ++writers_;
+    }
+    spdlog::info("rig {}: publishing the new token ({:.1f} s after its refresh)", config_.id,
+                 age_s);
+    if (write) {
+        write_through();
+        // As in run_refresh: no member is touched once the lock is released.
+        MutexLock lock(mu_);
+        --writers_;
+        idle_.notify_all();
+    }
     return true;
 }
 
@@ -289,9 +366,13 @@ void Rig::on_failure(const std::string& why, WallTime now, double retry_after_s)
 
 void Rig::apply_rewrite(const StoreRewrite& rewrite) {
     GitRewritePolicy::Applied applied;
+    Erase kind = Erase::Rejection;
+    std::string absorbed;
     {
         MutexLock lock(mu_);
-        applied = git_.apply(rewrite, clock_.now(), current() != nullptr);
+        const WallTime now = clock_.now();
+        if (!rewrite.has_managed_line) kind = classify_erase(now, nullptr);
+        applied = git_.apply(rewrite, now, current() != nullptr && kind == Erase::Rejection);
         // git approves after every successful push, rewriting the same bytes;
         // the fallback file's two fsyncs would then only lengthen the time
         // git holds its lock (other gits give up after 1 s). A failed
@@ -300,13 +381,16 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
             spdlog::debug("rig {}: git rewrote the file unchanged (approval)", config_.id);
             return;
         }
+        if (kind != Erase::Rejection) absorbed = absorb_erase(kind, now);
         mark_applied(applied);
     }
     spdlog::log(rewrite.has_managed_line ? spdlog::level::debug : spdlog::level::info,
                 "rig {}: git rewrote the file: {}; keeping {} other line(s)", config_.id,
-                rewrite.has_managed_line ? "approval (written password ignored)"
-                                         : "token erased (git saw it rejected)",
+                rewrite.has_managed_line   ? "approval (written password ignored)"
+                : kind == Erase::Rejection ? "token erased (git saw it rejected)"
+                                           : "token erased",
                 applied.kept);
+    if (!absorbed.empty()) spdlog::info("{}", absorbed);
     if (applied.dropped > 0) {
         spdlog::warn("rig {}: dropped {} stored line(s) past {} KiB of other credentials",
                      config_.id, applied.dropped, GitRewritePolicy::kMaxKeptBytes / 1024);
@@ -320,34 +404,96 @@ void Rig::apply_rewrite(const StoreRewrite& rewrite) {
 
 bool Rig::report_rejected(std::string_view password) {
     GitRewritePolicy::Applied applied;
+    Erase kind = Erase::Rejection;
+    std::string absorbed;
     {
         MutexLock lock(mu_);
+        const WallTime now = clock_.now();
         const CredentialPtr cred = current();
-        if (!cred || cred->token != password) return false;
-        applied = git_.reject(clock_.now(), true);
-        mark_applied(applied);
+        const bool young = newest_ && newest_->token == password && now < young_until_;
+        if (!young && (!cred || cred->token != password)) return false;
+        kind = classify_erase(now, &password);
+        if (kind == Erase::Rejection) {
+            applied = git_.reject(now, true);
+            mark_applied(applied);
+        } else {
+            absorbed = absorb_erase(kind, now);
+        }
     }
-    spdlog::info("rig {}: git's credential helper reported the token rejected", config_.id);
+    if (kind != Erase::Rejection) {
+        spdlog::info("{} (git's credential helper)", absorbed);
+        // What is served changed or will: the file and the scheduler follow.
+        write_through();
+    } else {
+        spdlog::info("rig {}: git's credential helper reported the token rejected", config_.id);
+    }
     act_on_rejection(applied, true);
     return true;
+}
+
+Rig::Erase Rig::classify_erase(WallTime now, const std::string_view* password) const {
+    const CredentialPtr served = current();
+    if (!served || !newest_) return Erase::Rejection;  // the policy: nothing git could reject
+    const bool held = serving_previous();
+    // A file erase names no token: it is the served one's, or, while a lag
+    // erase is being absorbed, a late one from a git that read the young token.
+    const bool names_newest = password != nullptr ? *password == newest_->token : !held;
+    if (names_newest && now < young_until_) return Erase::Lag;
+    if (password == nullptr && held && lag_hold_) return Erase::Lag;
+    if (held) return Erase::Superseded;
+    return Erase::Rejection;
+}
+
+std::string Rig::absorb_erase(Erase kind, WallTime now) {
+    const double age_s = seconds_between(newest_->fetched_at, now);
+    if (kind == Erase::Superseded) {
+        previous_ = std::make_shared<const Credential>(previous_->token, previous_->expires_at,
+                                                       previous_->fetched_at, "", true);
+        choose_served(now);
+        return fmt::format(
+            "rig {}: git erased the previous token: serving the new one ({:.1f} s old) now, "
+            "no new mint",
+            config_.id, age_s);
+    }
+    // Replication lag (docs/operations.md, "Rotation timeline"): the new token
+    // will work in a moment; minting another would only start another lag.
+    lag_hold_ = true;
+    hold_until_ = std::max(hold_until_, young_until_);
+    choose_served(now);
+    const std::string then =
+        serving_previous() ? fmt::format(
+                                 "serving the previous token ({:.1f} s left) until the new one is "
+                                 "{:.1f} s old",
+                                 previous_->ttl_at(now), lag_window_s(refresh_))
+                           : std::string("no previous token to serve: keeping the new one");
+    return fmt::format(
+        "rig {}: git erased a token {:.1f} s old: taken as replication lag, not a revocation; "
+        "{}; no new mint",
+        config_.id, age_s, then);
 }
 
 void Rig::mark_applied(const GitRewritePolicy::Applied& applied) {
     if (applied.refresh_by) {
         stats_.next_refresh_at = std::min(stats_.next_refresh_at, *applied.refresh_by);
     }
-    if (const CredentialPtr cred = current()) {
-        current_.store(std::make_shared<const Credential>(
-            cred->token, cred->expires_at, cred->fetched_at, git_.render(cred->token),
-            cred->rejected || applied.refresh_now));
+    const CredentialPtr cred = current();
+    if (!cred) return;
+    if (applied.refresh_now && !cred->rejected) {
+        const auto rejected = std::make_shared<const Credential>(cred->token, cred->expires_at,
+                                                                 cred->fetched_at, "", true);
+        if (newest_ && newest_->token == cred->token) newest_ = rejected;
+        if (previous_ && previous_->token == cred->token) previous_ = rejected;
+        serve(*rejected);
+        return;
     }
+    serve(*cred);  // the kept lines changed
 }
 
 void Rig::act_on_rejection(const GitRewritePolicy::Applied& applied, bool rejected) {
     if (applied.refresh_now) {
         refresh_async(RefreshTrigger::Rejected);
     } else if (rejected && on_refreshed_) {
-        on_refreshed_();  // the scheduler re-reads next_refresh_at
+        on_refreshed_();  // the scheduler re-reads next_refresh_at and the publication time
     }
 }
 
@@ -374,8 +520,10 @@ void Rig::seed_from_fallback() {
                                : "too close to expiry");
         return;
     }
-    current_.store(std::make_shared<const Credential>(*seed.token, *seed.expires_at, now,
-                                                      git_.render(*seed.token)));
+    // Not young: it was minted by an earlier run, so an erase of it is no lag.
+    newest_ = std::make_shared<const Credential>(*seed.token, *seed.expires_at, now,
+                                                 git_.render(*seed.token));
+    current_.store(newest_);
     stats_.next_refresh_at = refresh_time(now, *seed.expires_at, refresh_, random_());
     spdlog::info(
         "rig {}: serving the fallback file's token ({:.0f} s left) until its refresh "

@@ -399,7 +399,9 @@ TEST_F(GitE2e, SoakInFilesModeWithReplicationLagLosesNoOperation) {
 // git erases the line; the daemon must take that as "rejected", fetch a new
 // token, and the push after that succeeds with nobody touching the file.
 TEST_F(GitE2e, RevokedTokenRecoversAfterOneFailedPush) {
-    ASSERT_NO_FATAL_FAILURE(start_daemon(steady_refresh()));
+    RefreshParams no_lag_window = steady_refresh();  // revoked seconds after its mint:
+    no_lag_window.publish_delay_s = 0;               // with a lag window, that is lag
+    ASSERT_NO_FATAL_FAILURE(start_daemon(no_lag_window));
     configure_git(rig_file());
     const auto dir = clone_path("a");
     ASSERT_TRUE(clean(clone("a")));

@@ -159,6 +159,7 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
     r["backoff_max_s"] = refresh.backoff_max_s;
     r["assumed_ttl_s"] = refresh.assumed_ttl_s;
     if (refresh.publish_delay_s) r["publish_delay_s"] = *refresh.publish_delay_s;
+    if (refresh.mandatory_s) r["mandatory_s"] = *refresh.mandatory_s;
     Json::Value& list = cfg["rigs"];
     list = Json::Value(Json::arrayValue);
     for (const auto& rig : rigs) {

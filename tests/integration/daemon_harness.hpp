@@ -55,8 +55,10 @@ struct RefreshParams {
     double backoff_initial_s = 0.2;
     double backoff_max_s = 1;
     double assumed_ttl_s = 1800;
-    /// refresh.publish_delay_s; unset: the key is left out (the daemon's default).
+    /// Unset: the daemon's defaults (5 and 60). A test of git's erase of a
+    /// token it just minted sets publish_delay_s 0: no lag window.
     std::optional<double> publish_delay_s;
+    std::optional<double> mandatory_s;
 };
 
 struct RigSpec {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "credfs/core/config.hpp"
+#include "credfs/core/refresh_policy.hpp"
 #include "test_support.hpp"
 
 namespace credfs {
@@ -279,6 +280,49 @@ TEST_F(ConfigTest, RigProtocolAndRejectCooldown) {
     EXPECT_DOUBLE_EQ(c.refresh.reject_cooldown_s, 2.5);
     EXPECT_EQ(error_of(gastown("", R"([{"id": "a", "protocol": "ftp"}])")),
               "rigs[0].protocol: must be \"https\" or \"http\"");
+}
+
+TEST_F(ConfigTest, PublishDelayAndMandatoryWindow) {
+    const Config defaults = parse_config(gastown(), env());
+    EXPECT_DOUBLE_EQ(defaults.refresh.publish_delay_s, 5);
+    EXPECT_DOUBLE_EQ(defaults.refresh.mandatory_s, 60);
+    const Config set =
+        parse_config(gastown(R"(, "refresh": {"publish_delay_s": 2.5, "mandatory_s": 30})"), env());
+    EXPECT_DOUBLE_EQ(set.refresh.publish_delay_s, 2.5);
+    EXPECT_DOUBLE_EQ(set.refresh.mandatory_s, 30);
+    EXPECT_TRUE(set.warnings.empty());
+    const Config off =
+        parse_config(gastown(R"(, "refresh": {"publish_delay_s": 0, "mandatory_s": 0})"), env());
+    EXPECT_DOUBLE_EQ(off.refresh.publish_delay_s, 0);
+    EXPECT_DOUBLE_EQ(off.refresh.mandatory_s, 0);
+    EXPECT_TRUE(off.warnings.empty());
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"publish_delay_s": -1})")),
+              "refresh.publish_delay_s: must be a non-negative number of seconds");
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"mandatory_s": -0.5})")),
+              "refresh.mandatory_s: must be a non-negative number of seconds");
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"publish_delay_s": "5"})")),
+              "refresh.publish_delay_s: must be a number of seconds");
+}
+
+TEST_F(ConfigTest, APublishDelayWithoutRoomShrinksWithOneWarning) {
+    // Exactly margin_s - min_ttl_s: fits, no warning.
+    const Config exact = parse_config(
+        gastown(R"(, "refresh": {"margin_s": 15, "min_ttl_s": 10, "publish_delay_s": 5})"), env());
+    EXPECT_TRUE(exact.warnings.empty());
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(exact.refresh), 5);
+    // Compressed time (a config that worked before the delay): it still
+    // parses, the delay shrinks, and one line says so, naming both keys.
+    const Config tight =
+        parse_config(gastown(R"(, "refresh": {"margin_s": 5, "min_ttl_s": 3})"), env());
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(tight.refresh), 2);
+    ASSERT_EQ(tight.warnings.size(), 1u);
+    EXPECT_EQ(tight.warnings[0],
+              "refresh.publish_delay_s (5 s) does not fit in refresh.margin_s - "
+              "refresh.min_ttl_s: new tokens are published after 2 s");
+    const Config none =
+        parse_config(gastown(R"(, "refresh": {"margin_s": 3, "min_ttl_s": 3})"), env());
+    ASSERT_EQ(none.warnings.size(), 1u);
+    EXPECT_NE(none.warnings[0].find("published after 0 s"), std::string::npos) << none.warnings[0];
 }
 
 TEST_F(ConfigTest, ARigMayOverrideTheSource) {

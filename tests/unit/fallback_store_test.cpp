@@ -260,6 +260,7 @@ TEST_F(RigFallbackTest, DoesNotTrustATokenWithoutAMatchingRecord) {
 }
 
 TEST_F(RigFallbackTest, AfterAnEraseTheFallbackFileGetsTheNewTokenNeverTheRejectedOne) {
+    refresh_.publish_delay_s = 0;  // no lag window: a young token's erase is a rejection
     auto rig = make_rig();
     rig->set_fallback(std::make_unique<FallbackStore>(backing_, config_));
     prime(*rig);

@@ -140,6 +140,7 @@ TEST_F(RigRewriteTest, ApprovalKeepsServingTheDaemonsTokenAndOtherLines) {
 }
 
 TEST_F(RigRewriteTest, EraseMarksTheTokenRejectedAndRefreshesAtOnce) {
+    refresh_.publish_delay_s = 0;  // no lag window: a young token's erase is a rejection
     auto rig = make_rig();
     prime(*rig);
     rig->apply_rewrite(parse_store_rewrite("", config_));
@@ -151,6 +152,7 @@ TEST_F(RigRewriteTest, EraseMarksTheTokenRejectedAndRefreshesAtOnce) {
 }
 
 TEST_F(RigRewriteTest, AReportedRejectionOfTheCurrentTokenRefreshesAndKeepsTheLines) {
+    refresh_.publish_delay_s = 0;  // no lag window: a young token's erase is a rejection
     auto rig = make_rig();
     prime(*rig);
     rig->apply_rewrite(parse_store_rewrite(
@@ -169,6 +171,7 @@ TEST_F(RigRewriteTest, AReportedRejectionOfTheCurrentTokenRefreshesAndKeepsTheLi
 
 TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {
     refresh_.reject_cooldown_s = 5;
+    refresh_.publish_delay_s = 0;  // no lag window: a young token's erase is a rejection
     auto rig = make_rig();
     prime(*rig);
     rig->apply_rewrite(parse_store_rewrite("", config_));
@@ -186,6 +189,7 @@ TEST_F(RigRewriteTest, AtMostOneForcedRefreshPerCooldown) {
 }
 
 TEST_F(RigRewriteTest, UpstreamHandingBackTheRejectedTokenBacksOff) {
+    refresh_.publish_delay_s = 0;  // no lag window: a young token's erase is a rejection
     auto rig = make_rig();
     prime(*rig);
     source_.push(Token{"ghs_tok1", rig->current()->expires_at});  // the very token git erased

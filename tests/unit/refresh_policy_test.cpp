@@ -71,6 +71,33 @@ TEST(RetryDelay, ANonsenseRetryAfterIsIgnored) {
     EXPECT_DOUBLE_EQ(retry_delay(2, cfg, 0.0, -std::numeric_limits<double>::infinity()), 1.0);
 }
 
+TEST(EffectiveWindows, ThePublishDelayShrinksToFitBetweenMarginAndMinTtl) {
+    RefreshConfig cfg;  // margin 600, min_ttl 300, delay 5, mandatory 60
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(cfg), 5);
+    EXPECT_DOUBLE_EQ(lag_window_s(cfg), 15);
+    cfg.margin_s = 305;  // exactly room for the delay
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(cfg), 5);
+    cfg.margin_s = 302;
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(cfg), 2);
+    EXPECT_DOUBLE_EQ(lag_window_s(cfg), 12);
+    cfg.margin_s = 100;  // margin below min_ttl: no room at all
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(cfg), 0);
+    EXPECT_DOUBLE_EQ(lag_window_s(cfg), 10);
+    cfg.publish_delay_s = 0;  // turned off: no delay and no lag window
+    cfg.margin_s = 600;
+    EXPECT_DOUBLE_EQ(effective_publish_delay_s(cfg), 0);
+    EXPECT_DOUBLE_EQ(lag_window_s(cfg), 0);
+}
+
+TEST(EffectiveWindows, TheMandatoryWindowIsAtMostMinTtl) {
+    RefreshConfig cfg;
+    EXPECT_DOUBLE_EQ(effective_mandatory_s(cfg), 60);
+    cfg.min_ttl_s = 10;
+    EXPECT_DOUBLE_EQ(effective_mandatory_s(cfg), 10);
+    cfg.mandatory_s = 0;
+    EXPECT_DOUBLE_EQ(effective_mandatory_s(cfg), 0);
+}
+
 TEST(IsFresh, MinTtlBoundaryCountsAsFresh) {
     RefreshConfig cfg;  // min_ttl 300
     Credential c("t", at(300), kT0, "x");

@@ -63,6 +63,35 @@ TEST(RefreshScheduler, LimitsConcurrentBackgroundRefreshes) {
     ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
 }
 
+TEST(RefreshScheduler, PublishesHeldBackTokensOnTimeAndWakesForThem) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();  // margin 20, min_ttl 5: the default 5-s delay fits
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    const WallTime first_expiry = registry.rigs()->rigs[0]->current()->expires_at;
+    clock.advance(40);
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 6; }));
+    // Held back for the delay: the old token is served, and the scheduler
+    // wakes when the new one is due, not at the next refresh.
+    const WallTime next = scheduler.run_due(registry, clock.now());
+    EXPECT_NEAR(seconds_between(clock.now(), next), 5, 1e-6);
+    for (const auto& rig : registry.rigs()->rigs) {
+        EXPECT_EQ(rig->current()->expires_at, first_expiry);
+    }
+    clock.advance(5);
+    const WallTime after = scheduler.run_due(registry, clock.now());
+    for (const auto& rig : registry.rigs()->rigs) {
+        EXPECT_GT(rig->current()->expires_at, first_expiry);
+    }
+    EXPECT_NEAR(seconds_between(clock.now(), after), 35, 1e-6);  // the next refresh
+    EXPECT_EQ(source.calls(), 6);
+}
+
 /// A scheduler running over three rigs that have fetched their first tokens.
 class RunningScheduler : public ::testing::Test {
   protected:
@@ -72,9 +101,15 @@ class RunningScheduler : public ::testing::Test {
     }
     void TearDown() override { scheduler_.stop(); }  // before the registry goes
 
+    static Config config() {
+        Config c = three_rigs();
+        c.refresh.publish_delay_s = 0;  // renewal, not publication (see PublishesHeldBackTokens...)
+        return c;
+    }
+
     FakeClock clock_;
     FakeSource source_{clock_, 60};
-    Config config_ = three_rigs();
+    Config config_ = config();
     RefreshScheduler scheduler_{clock_, 0.01};
     RigRegistry registry_{config_, source_, clock_, [] { return 0.0; }, scheduler_.notifier()};
 };

@@ -125,6 +125,7 @@ TEST_F(RigTest, AnUpstreamsRetryAfterIsCappedWhateverItSays) {
 
 TEST_F(RigTest, StaleReadsDoNotHammerAFailingUpstreamDuringBackoff) {
     refresh_.backoff_initial_s = 2;
+    refresh_.mandatory_s = 0;  // the backoff alone; RotationTest has the mandatory window
     auto rig = make_rig();
     prime(*rig);
     clock_.advance(55);  // 5 s left: stale but valid
@@ -139,6 +140,7 @@ TEST_F(RigTest, StaleReadsDoNotHammerAFailingUpstreamDuringBackoff) {
 }
 
 TEST_F(RigTest, StillValidTokenIsServedWhenRefreshFails) {
+    refresh_.mandatory_s = 0;  // one try; RotationTest retries inside the mandatory window
     auto rig = make_rig();
     prime(*rig);
     clock_.advance(55);  // 5 s left: stale but valid

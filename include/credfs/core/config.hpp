@@ -57,6 +57,17 @@ struct RefreshConfig {
     /// forced refresh per rig within this long: GitHub can reject a brand-new
     /// token for a moment while it replicates.
     double reject_cooldown_s = 5;
+    /// Make-before-break: a token from a background refresh is served only
+    /// once it is this old, while the one it replaces still has min_ttl_s
+    /// left (GitHub refuses a new installation token for a few seconds while
+    /// it replicates). 0 serves new tokens at once and turns off the
+    /// replication-lag reading of git's erases. The delay applied is
+    /// effective_publish_delay_s() (refresh_policy.hpp).
+    double publish_delay_s = 5;
+    /// A read that finds no more than this left always tries a refresh
+    /// (waiting up to read_timeout_s) before it may be given that token; the
+    /// window applied is effective_mandatory_s() (refresh_policy.hpp).
+    double mandatory_s = 60;
 };
 
 /// One rig: one credential-store file in the mount root.

@@ -39,6 +39,22 @@ double backoff_delay(int failures, const RefreshConfig& cfg, double draw);
 /// absent, negative, NaN) is ignored; +inf counts as the cap.
 double retry_delay(int failures, const RefreshConfig& cfg, double draw, double retry_after_s);
 
+/// The publish delay applied (seconds): min(publish_delay_s,
+/// max(0, margin_s - min_ttl_s)). A background refresh starts margin_s (plus
+/// jitter) before expiry, so the token it replaces still has min_ttl_s left
+/// when the new one is published and no read waits for the delay.
+double effective_publish_delay_s(const RefreshConfig& cfg);
+
+/// How young (seconds since it was fetched) a token must be for git's erase
+/// of it to be read as replication lag rather than a revocation:
+/// effective_publish_delay_s + 10; 0 (never lag) when publish_delay_s is 0.
+double lag_window_s(const RefreshConfig& cfg);
+
+/// The mandatory window applied (seconds): min(mandatory_s, min_ttl_s). A
+/// read that finds no more than this left never gets the token without a
+/// refresh tried first.
+double effective_mandatory_s(const RefreshConfig& cfg);
+
 /// True when `cred` has at least min_ttl_s of life left at wall time `now`
 /// (the boundary counts as fresh).
 bool is_fresh(const Credential& cred, WallTime now, const RefreshConfig& cfg);

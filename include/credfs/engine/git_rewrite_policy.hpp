@@ -47,10 +47,11 @@ class GitRewritePolicy {
 
     /// Applies `rewrite` (parsed from git's lock file) at wall time `now`.
     /// The other lines replace the kept ones. Without the managed line, and
-    /// when `has_token` (something is served that git could have rejected),
-    /// it is a rejection: refresh_now unless the last forced refresh was
-    /// under refresh.reject_cooldown_s ago (then refresh_by its end).
-    Applied apply(const StoreRewrite& rewrite, WallTime now, bool has_token);
+    /// when `rejectable` (something is served that git could have rejected,
+    /// and the Rig does not read the erase as replication lag), it is a
+    /// rejection: refresh_now unless the last forced refresh was under
+    /// refresh.reject_cooldown_s ago (then refresh_by its end).
+    Applied apply(const StoreRewrite& rewrite, WallTime now, bool rejectable);
 
     /// A rejection reported without a rewrite (the credential helper's
     /// `erase` with the current token) at wall time `now`: the kept lines

@@ -39,9 +39,10 @@ class RefreshScheduler {
     /// Rigs join them. Idempotent.
     void stop();
 
-    /// One pass: starts the background refreshes that are due at wall time
-    /// `now`. Returns the earliest wall time a refresh is due next (or
-    /// WallTime::max()). Exposed for unit tests.
+    /// One pass: publishes the held-back tokens and starts the background
+    /// refreshes that are due at wall time `now`. Returns the earliest wall
+    /// time a refresh or a publication is due next (or WallTime::max()).
+    /// Exposed for unit tests.
     WallTime run_due(const RigRegistry& registry, WallTime now) const;
 
   private:

@@ -70,12 +70,16 @@ class Rig {
     /// Lock-free for readers: one atomic load.
     CredentialPtr current() const { return current_.load(); }
 
-    /// For open(): returns the current credential when it has at least
-    /// min_ttl_s left (wall time) and git has not reported it rejected. A
-    /// still-unexpired token is also served at once while failed refreshes
-    /// back off. Otherwise joins or starts the single-flight refresh and waits
-    /// for it at most read_timeout_s (monotonic); then serves a fresh token,
-    /// else a still-unexpired one with a warning, else EIO. Never returns an
+    /// For open(): publishes a held-back token that is due (publish_due),
+    /// then returns the current credential when it has at least min_ttl_s
+    /// left (wall time) and git has not reported it rejected. A token with
+    /// more than the mandatory window (effective_mandatory_s) left is also
+    /// served at once while failed refreshes back off. Otherwise joins or
+    /// starts the single-flight refresh, bypassing backoff, and waits for it
+    /// at most read_timeout_s (monotonic), retrying failed ones as the
+    /// backoff allows (every 50 ms at most) while the token has no more than
+    /// the mandatory window left; then serves a fresh token, else a
+    /// still-unexpired one with a warning, else EIO. Never returns an
     /// expired token. Thread-safe.
     ReadResult credential_for_read() CREDFS_EXCLUDES(mu_);
 
@@ -83,6 +87,18 @@ class Rig {
     /// of the refresh in flight. Bypasses backoff (the caller decided it is
     /// time). Thread-safe.
     std::shared_future<void> refresh_async(RefreshTrigger trigger) CREDFS_EXCLUDES(mu_);
+
+    /// Make-before-break (docs/design.md, invariant 8): a token from a
+    /// background refresh is held back, and the one it replaces served, until
+    /// the new one is effective_publish_delay_s old or the old one no longer
+    /// has min_ttl_s left or is rejected. Publishes what is due at wall time
+    /// `now` and writes it through to the fallback file (blocking for its
+    /// fsyncs); true when the served token changed. Reads call it lazily, the
+    /// scheduler at next_publication_at(). Thread-safe.
+    bool publish_due(WallTime now) CREDFS_EXCLUDES(mu_);
+    /// Wall time at which the served token may next change without a
+    /// refresh (a publication), or WallTime::max(). Lock-free.
+    WallTime next_publication_at() const { return publish_at_.load(); }
 
     /// Wall time at which the scheduler should refresh next, and whether a
     /// refresh is running now. Thread-safe.
@@ -95,17 +111,24 @@ class Rig {
     /// (rename of `<file>.lock` over the file), as GitRewritePolicy decides:
     /// the other lines are kept and served after the managed line from now
     /// on; a written password is ignored. Without the managed line (git's
-    /// `erase` after a 401) the current token is marked rejected and a
-    /// refresh starts at once, bypassing the margin, at most once per
-    /// refresh.reject_cooldown_s; a rejection within the cooldown schedules a
-    /// refresh for its end. Thread-safe.
+    /// `erase` after a 401), what the erase means depends on the served
+    /// token: one fetched under lag_window_s ago (or any while a lag erase is
+    /// being absorbed) is replication lag: the previous token is served again
+    /// while it has min_ttl_s left, nothing is minted, and the new one comes
+    /// back when it is lag_window_s old. A previous token served while its
+    /// successor is held back is dropped for the successor, nothing minted.
+    /// Otherwise the token is marked rejected and a refresh starts at once,
+    /// bypassing the margin, at most once per refresh.reject_cooldown_s; a
+    /// rejection within the cooldown schedules a refresh for its end.
+    /// Thread-safe.
     void apply_rewrite(const StoreRewrite& rewrite) CREDFS_EXCLUDES(mu_);
 
     /// git reported `password` rejected without rewriting the file (the
     /// credential helper's `erase`, git-credential(1)). When it is the
-    /// current token: marked rejected, and a refresh starts at once under
-    /// the same rule and cooldown as an erase in apply_rewrite(); returns
-    /// true. Any other password (an older token): nothing, false. Thread-safe.
+    /// current token, or the newest one still within lag_window_s: the same
+    /// rules as an erase in apply_rewrite() (lag, a held-back successor, or
+    /// a rejection with its refresh and cooldown); returns true. Any other
+    /// password (an older token): nothing, false. Thread-safe.
     bool report_rejected(std::string_view password) CREDFS_EXCLUDES(mu_);
 
     /// Writes the served content to the fallback file now (files mode: git
@@ -134,12 +157,35 @@ class Rig {
     void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
   private:
+    /// What git's erase of a token means (docs/operations.md, "Rotation timeline").
+    enum class Erase {
+        Lag,         ///< A token still replicating: serve the previous one again.
+        Superseded,  ///< The previous token, served while its successor was held back.
+        Rejection,   ///< Revoked: today's rule, a forced refresh per cooldown.
+    };
+    /// What a refresh did with the token it fetched.
+    enum class Taken { No, HeldBack, Published };
+
     void run_refresh(RefreshTrigger trigger, std::promise<void> done) CREDFS_EXCLUDES(mu_);
     /// The last refresh failed and its retry is not yet due (wall time).
     bool in_backoff(WallTime now) const CREDFS_EXCLUDES(mu_);
-    /// True when the token was taken (false: not newer, counted as a failure).
-    bool on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger)
+    /// No when the token was not taken (not newer, counted as a failure).
+    Taken on_success(Token token, WallTime now, double latency_s, RefreshTrigger trigger)
         CREDFS_EXCLUDES(mu_);
+    /// Takes `cred` as newest_, the served token as previous_, and holds the
+    /// new one back when `hold` (a background refresh). True when published.
+    bool take(CredentialPtr cred, WallTime now, bool hold) CREDFS_REQUIRES(mu_);
+    /// Serves previous_ while it is held back and servable, else newest_;
+    /// keeps publish_at_ in step. True when the served token changed.
+    bool choose_served(WallTime now) CREDFS_REQUIRES(mu_);
+    /// Stores `cred` rendered with the kept lines as current_.
+    void serve(const Credential& cred) CREDFS_REQUIRES(mu_);
+    /// previous_ is being served in newest_'s place.
+    bool serving_previous() const CREDFS_REQUIRES(mu_);
+    /// What an erase of `password` (null: the served token, a file erase) means.
+    Erase classify_erase(WallTime now, const std::string_view* password) const CREDFS_REQUIRES(mu_);
+    /// Acts on a Lag or Superseded erase; returns the line to log.
+    std::string absorb_erase(Erase kind, WallTime now) CREDFS_REQUIRES(mu_);
     void on_failure(const std::string& why, WallTime now, double retry_after_s = 0)
         CREDFS_EXCLUDES(mu_);
     /// Records a rejection's schedule and marks the served credential.
@@ -166,6 +212,8 @@ class Rig {
     std::unique_ptr<FallbackStore> fallback_;
 
     std::atomic<CredentialPtr> current_;
+    // Lock-free fast path of publish_due(): WallTime::max() while nothing is held back.
+    std::atomic<WallTime> publish_at_{WallTime::max()};
     mutable Mutex mu_;  // never held across a fetch or a fallback write
     bool in_flight_ CREDFS_GUARDED_BY(mu_) = false;
     int writers_ CREDFS_GUARDED_BY(mu_) = 0;  // refresh threads still writing the fallback file
@@ -176,6 +224,13 @@ class Rig {
     // kept lines, and both must change together.
     GitRewritePolicy git_ CREDFS_GUARDED_BY(mu_);
     bool retired_ CREDFS_GUARDED_BY(mu_) = false;
+    // Make-before-break: current_ serves newest_ (the last token taken), or
+    // previous_ (the one newest_ replaced) while newest_ is held back.
+    CredentialPtr newest_ CREDFS_GUARDED_BY(mu_);
+    CredentialPtr previous_ CREDFS_GUARDED_BY(mu_);
+    WallTime hold_until_ CREDFS_GUARDED_BY(mu_){};   // previous_ may be served until then
+    WallTime young_until_ CREDFS_GUARDED_BY(mu_){};  // an erase of newest_ before this is lag
+    bool lag_hold_ CREDFS_GUARDED_BY(mu_) = false;   // the hold follows a lag erase
     std::shared_ptr<const void> owner_;
 };
 
