@@ -85,6 +85,7 @@ RefreshParams lag_soak_refresh() {
     // a new token is handed out only once GitHub knows it, while the old
     // one still has more than min_ttl_s left.
     p.min_ttl_s = 2.5;
+    p.publish_delay_s = 2;
     p.jitter_s = 0.5;
     p.read_timeout_s = 5;
     p.backoff_initial_s = 0.2;
