@@ -25,6 +25,12 @@ const char* trigger_name(RefreshTrigger t) {
     return "background";
 }
 
+std::shared_future<void> already_done() {
+    std::promise<void> nothing;
+    nothing.set_value();
+    return nothing.get_future().share();
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -111,7 +117,7 @@ bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
     // Shortest pause between tries, whatever backoff_initial_s says (it may be 0).
     constexpr double kMinRetryPauseS = 0.05;
     while (true) {
-        std::shared_future<void> flight = refresh_async(RefreshTrigger::OnDemand);
+        std::shared_future<void> flight = refresh_for_reader();
         if (flight.wait_until(deadline) != std::future_status::ready) return false;
         const CredentialPtr cred = current();
         if (cred && cred->ttl_at(clock_.now()) > effective_mandatory_s(refresh_)) return true;
@@ -120,9 +126,10 @@ bool Rig::wait_for_refresh(std::chrono::steady_clock::time_point deadline) {
         // before this read gives up (docs/design.md, invariants 1 and 8: EIO
         // or a dying token only when no refresh could succeed in time).
         double pause_s = kMinRetryPauseS;
+        const WallTime now = clock_.now();
         {
             MutexLock lock(mu_);
-            pause_s = std::max(pause_s, seconds_between(clock_.now(), stats_.next_refresh_at));
+            pause_s = std::max(pause_s, seconds_between(now, stats_.next_refresh_at));
         }
         const auto retry_at = std::chrono::steady_clock::now() +
                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -145,12 +152,25 @@ bool Rig::in_backoff(WallTime now) const {
 
 std::shared_future<void> Rig::refresh_async(RefreshTrigger trigger) {
     MutexLock lock(mu_);
-    if (in_flight_) return flight_;
-    if (retired_) {
-        std::promise<void> nothing;
-        nothing.set_value();
-        return nothing.get_future().share();
+    return start_refresh(trigger);
+}
+
+std::shared_future<void> Rig::refresh_for_reader() {
+    const WallTime now = clock_.now();
+    MutexLock lock(mu_);
+    // A reader saw a stale token, but the flight it meant to join may have
+    // finished since: its token is served now, and another upstream call
+    // would break single-flight (docs/design.md, invariant 2).
+    const CredentialPtr cred = current();
+    if (!in_flight_ && cred && !cred->rejected && is_fresh(*cred, now, refresh_)) {
+        return already_done();
     }
+    return start_refresh(RefreshTrigger::OnDemand);
+}
+
+std::shared_future<void> Rig::start_refresh(RefreshTrigger trigger) {
+    if (in_flight_) return flight_;
+    if (retired_) return already_done();
     std::promise<void> done;
     std::shared_future<void> flight = done.get_future().share();
     // Start the thread before marking the flight: if it cannot start

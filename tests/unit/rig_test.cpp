@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -58,6 +60,67 @@ TEST_F(RigTest, ConcurrentStaleReadersShareOneUpstreamCall) {
     for (auto& t : readers) t.join();
     EXPECT_EQ(source_.calls(), 2);  // the prime + exactly one shared refresh
     for (const auto& token : got) EXPECT_EQ(token, "ghs_tok2");
+}
+
+/// A FakeClock that, on the `nth` call of now() from `reader` after arm(),
+/// first runs `hook` on that thread: a way to land an event between two
+/// steps of a read.
+class HookClock final : public Clock {
+  public:
+    WallTime now() const override {
+        std::function<void()> run;
+        {
+            std::lock_guard lock(mu_);
+            if (std::this_thread::get_id() == reader_ && --countdown_ == 0) run = hook_;
+        }
+        if (run) run();
+        return clock_.now();
+    }
+    void arm(std::thread::id reader, int nth, std::function<void()> hook) {
+        std::lock_guard lock(mu_);
+        reader_ = reader;
+        countdown_ = nth;
+        hook_ = std::move(hook);
+    }
+    FakeClock& fake() { return clock_; }
+
+  private:
+    FakeClock clock_;
+    mutable std::mutex mu_;
+    std::thread::id reader_;
+    mutable int countdown_ = 0;
+    std::function<void()> hook_;
+};
+
+// A reader that found the token stale while a refresh was finishing must take
+// that refresh's token, not start a second upstream call (docs/design.md,
+// invariant 2; seen as two calls for one herd in RefreshTest under load).
+// The refresh is landed at each of the reader's clock reads up to its joining
+// a flight in turn (2 to 5 fall between its look at the token and the join).
+TEST(RigSingleFlight, AReaderThatSawAStaleTokenTakesARefreshThatFinishedMeanwhile) {
+    for (int nth = 1; nth <= 5; ++nth) {
+        HookClock clock;
+        FakeSource source(clock.fake(), 60);
+        RigConfig config;
+        config.id = config.file = "rig-a";
+        RefreshConfig refresh;
+        refresh.margin_s = 20;
+        refresh.min_ttl_s = 10;
+        refresh.jitter_s = 0;
+        Rig rig(config, source, refresh, clock, [] { return 0.0; });
+        rig.refresh_async(RefreshTrigger::Background).wait();
+        clock.fake().advance(55);  // 5 s left: stale
+        ReadResult got;
+        std::thread reader([&] {
+            clock.arm(std::this_thread::get_id(), nth,
+                      [&] { rig.refresh_async(RefreshTrigger::Background).wait(); });
+            got = rig.credential_for_read();
+        });
+        reader.join();
+        ASSERT_EQ(got.error, 0) << "hook at clock read " << nth;
+        EXPECT_EQ(got.credential->token, "ghs_tok2") << "hook at clock read " << nth;
+        EXPECT_EQ(source.calls(), 2) << "hook at clock read " << nth;
+    }
 }
 
 TEST_F(RigTest, ExpiredTokenAndFailingUpstreamGivesEio) {

@@ -166,6 +166,11 @@ class Rig {
     /// What a refresh did with the token it fetched.
     enum class Taken { No, HeldBack, Published };
 
+    /// refresh_async's body: joins the flight or starts one.
+    std::shared_future<void> start_refresh(RefreshTrigger trigger) CREDFS_REQUIRES(mu_);
+    /// An on-demand refresh for a reader that found the token stale, unless
+    /// one has served a fresh token since (then an already finished future).
+    std::shared_future<void> refresh_for_reader() CREDFS_EXCLUDES(mu_);
     void run_refresh(RefreshTrigger trigger, std::promise<void> done) CREDFS_EXCLUDES(mu_);
     /// The last refresh failed and its retry is not yet due (wall time).
     bool in_backoff(WallTime now) const CREDFS_EXCLUDES(mu_);
