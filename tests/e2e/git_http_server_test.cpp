@@ -91,6 +91,41 @@ TEST_F(GitServer, AnswersOnlyValidBasicCredentials) {
     EXPECT_EQ(counts.accepted, 1);
 }
 
+// A valid token the fake says is not replicated yet is refused like a bad
+// one, in GitHub's words, but counted apart; once replicated it opens.
+TEST_F(GitServer, RefusesALaggedTokenAndCountsItApart) {
+    httplib::SSLClient client("127.0.0.1", git_server_->port());
+    client.set_ca_cert_path(ca_file_.c_str());
+    client.enable_server_certificate_verification(true);
+    const std::string path = std::string("/") + kRepo + ".git/info/refs?service=git-upload-pack";
+    // Longer than any test: the token stays lagged until the lag is lifted.
+    fake_.set_replication_lag(3600);
+    const std::string token = fetch_token_directly(kRig);
+    ASSERT_TRUE(fake_.is_valid(token));
+    ASSERT_TRUE(fake_.is_lagged(token));
+
+    auto lagged = client.Get(path.c_str(), {{"Authorization", basic(kUser, token)}});
+    ASSERT_TRUE(lagged) << httplib::to_string(lagged.error());
+    EXPECT_EQ(lagged->status, 401);
+    EXPECT_EQ(lagged->get_header_value("WWW-Authenticate"), "Basic realm=\"git\"");
+    EXPECT_EQ(lagged->body, "Bad credentials\n");
+    // An unknown token is still a bad token, whatever the lag.
+    auto unknown = client.Get(path.c_str(), {{"Authorization", basic(kUser, "ghs_nope")}});
+    ASSERT_TRUE(unknown);
+    EXPECT_EQ(unknown->status, 401);
+
+    fake_.set_replication_lag(0);
+    auto replicated = client.Get(path.c_str(), {{"Authorization", basic(kUser, token)}});
+    ASSERT_TRUE(replicated);
+    EXPECT_EQ(replicated->status, 200);
+
+    const auto counts = git_server_->counts();
+    EXPECT_EQ(counts.lagged, 1);
+    EXPECT_EQ(counts.bad_token, 1);
+    EXPECT_EQ(counts.accepted, 1);
+    EXPECT_EQ(counts.refused_with_credentials(), 2);
+}
+
 // A pack larger than git's http.postBuffer (1 MiB by default) goes up as a
 // chunked POST; a fetch whose negotiation passes 1 KiB goes up gzipped.
 TEST_F(GitServer, CarriesChunkedPushesAndGzippedFetches) {

@@ -97,6 +97,11 @@ void GitWorld::SetUp() {
     options.check = [this](const std::string& user, const std::string& token) {
         return user == kUser && fake_.is_valid(token);
     };
+    // And, when a test sets a replication lag, not before GitHub would know
+    // it (no lag: never).
+    options.lagged = [this](const std::string&, const std::string& token) {
+        return fake_.is_lagged(token);
+    };
     git_server_ = std::make_unique<fakes::GitHttpServer>(std::move(options));
 }
 
@@ -105,8 +110,8 @@ void GitWorld::TearDown() {
         const auto counts = git_server_->counts();
         std::cerr << "git server: accepted " << counts.accepted << ", missing " << counts.missing
                   << ", malformed " << counts.malformed << ", wrong user " << counts.wrong_user
-                  << ", bad token " << counts.bad_token << ", backend errors "
-                  << git_server_->backend_errors() << "\n";
+                  << ", bad token " << counts.bad_token << ", lagged " << counts.lagged
+                  << ", backend errors " << git_server_->backend_errors() << "\n";
         for (const auto& e : git_server_->backend_error_log()) std::cerr << "  " << e << "\n";
         if (daemon_started_) std::cerr << harness_.diagnostics();
     }

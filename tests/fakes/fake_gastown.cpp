@@ -95,6 +95,11 @@ void FakeGastown::set_ttl(double seconds) {
     ledger_.set_ttl(seconds);
 }
 
+void FakeGastown::set_replication_lag(double seconds) {
+    std::lock_guard lk(mu_);
+    ledger_.set_replication_lag(seconds);
+}
+
 void FakeGastown::set_latency(std::chrono::milliseconds latency) {
     std::lock_guard lk(mu_);
     latency_ = latency;
@@ -213,6 +218,12 @@ bool FakeGastown::is_valid(const std::string& token) const {
     const auto now = WallClock::now();
     std::lock_guard lk(mu_);
     return ledger_.is_valid(token, now);
+}
+
+bool FakeGastown::is_lagged(const std::string& token) const {
+    const auto now = WallClock::now();
+    std::lock_guard lk(mu_);
+    return ledger_.is_lagged(token, now);
 }
 
 std::optional<std::string> FakeGastown::current_token(const std::string& rig_id) const {

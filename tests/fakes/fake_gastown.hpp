@@ -142,6 +142,10 @@ class FakeGastown {
     /// When on, a rig that already got a token gets the same token (and the
     /// same expiry) back instead of a new one, like a stubborn upstream.
     void set_reissue_same(bool on);
+    /// Replication lag of every token, in seconds (default 0): see
+    /// is_lagged(). The fake's own endpoint is not affected; a git server
+    /// that asks is_lagged() refuses the token for that long after its mint.
+    void set_replication_lag(double seconds);
     /// Revokes `token` as GitHub does when an installation token is deleted:
     /// from now on is_valid() is false for it (also when it has not expired),
     /// and current()/current_token() skip it. Counts the call even when the
@@ -170,6 +174,9 @@ class FakeGastown {
     std::vector<IssuedToken> issued(const std::string& rig_id) const;
     /// Issued by this fake, not expired at the current wall time and not revoked.
     bool is_valid(const std::string& token) const;
+    /// Issued by this fake less than the replication lag ago (at the current
+    /// wall time): valid, but not yet accepted where tokens are checked.
+    bool is_lagged(const std::string& token) const;
     /// Number of revoke() calls so far.
     int revocations() const;
     /// The newest issued token for the rig that is still valid now.

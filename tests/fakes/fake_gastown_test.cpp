@@ -96,6 +96,27 @@ TEST(FakeGastownTest, IssuesTokensWithIsoExpiryAndTracksThem) {
     EXPECT_EQ(fake.authorizations(), std::vector<std::string>{std::string("Bearer ") + kJwt});
 }
 
+// Replication lag: a token is valid from its mint but lagged until the lag
+// has passed; only recorded tokens are ever lagged, and no lag means never.
+TEST(TokenLedgerTest, ATokenIsLaggedForTheReplicationLagAfterItsMint) {
+    TokenLedger ledger;
+    ledger.set_ttl(10);
+    const IssuedToken t = ledger.issue("rig-a", TokenLedger::Precision::Milliseconds);
+    const auto at = [&](double s) {
+        return t.issued_at +
+               std::chrono::duration_cast<WallClock::duration>(std::chrono::duration<double>(s));
+    };
+    EXPECT_FALSE(ledger.is_lagged(t.token, t.issued_at)) << "lagged with no lag set";
+
+    ledger.set_replication_lag(1.5);
+    EXPECT_TRUE(ledger.is_lagged(t.token, t.issued_at));
+    EXPECT_TRUE(ledger.is_lagged(t.token, at(1.49)));
+    EXPECT_FALSE(ledger.is_lagged(t.token, at(1.5)));
+    EXPECT_FALSE(ledger.is_lagged("ghs_unknown", t.issued_at));
+    // Lag is not invalidity: the upstream did issue it.
+    EXPECT_TRUE(ledger.is_valid(t.token, at(1)));
+}
+
 TEST(FakeGastownTest, RejectsAWrongOrMissingJwtWith401) {
     FakeGastown fake(kJwt);
     EXPECT_EQ(post(fake.port(), "rig-a", "other").status, 401);

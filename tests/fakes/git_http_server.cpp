@@ -139,13 +139,19 @@ bool GitHttpServer::authorize(const httplib::Request& req, httplib::Response& re
                 case AuthRejection::BadToken:
                     ++counts_.bad_token;
                     break;
+                case AuthRejection::Lagged:
+                    ++counts_.lagged;
+                    break;
             }
         }
         // The challenge is what makes git consult its credential helpers,
         // and, after a failed retry, run `credential reject`.
         res.status = 401;
         res.set_header("WWW-Authenticate", "Basic realm=\"git\"");
-        res.set_content("authentication required\n", "text/plain");
+        // GitHub's words for a token it does not know (yet).
+        res.set_content(
+            why == AuthRejection::Missing ? "authentication required\n" : "Bad credentials\n",
+            "text/plain");
         return false;
     };
     if (!req.has_header("Authorization")) return refuse(AuthRejection::Missing);
@@ -154,6 +160,9 @@ bool GitHttpServer::authorize(const httplib::Request& req, httplib::Response& re
     if (!options_.check(credentials->user, credentials->token)) {
         return refuse(credentials->user == options_.expected_user ? AuthRejection::BadToken
                                                                   : AuthRejection::WrongUser);
+    }
+    if (options_.lagged && options_.lagged(credentials->user, credentials->token)) {
+        return refuse(AuthRejection::Lagged);
     }
     std::lock_guard lk(mu_);
     ++counts_.accepted;

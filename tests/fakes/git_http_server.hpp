@@ -35,6 +35,7 @@ enum class AuthRejection {
     Malformed,  ///< Not "Basic <base64 of user:password>".
     WrongUser,  ///< The check refused; the user was not the expected one.
     BadToken,   ///< The check refused the token (unknown, expired or revoked).
+    Lagged,     ///< The check accepted it, but Options::lagged says it is too new.
 };
 
 /// Counts of what the server decided, since it started.
@@ -44,9 +45,11 @@ struct AuthCounts {
     int malformed = 0;
     int wrong_user = 0;
     int bad_token = 0;
+    /// Valid tokens refused because they were not replicated yet.
+    int lagged = 0;
     /// Requests refused with credentials present: the ones that are real
     /// authentication failures (a missing header is git's normal first try).
-    int refused_with_credentials() const { return malformed + wrong_user + bad_token; }
+    int refused_with_credentials() const { return malformed + wrong_user + bad_token + lagged; }
 };
 
 /// How request bodies arrived (authorized requests only), so a test can show
@@ -69,6 +72,10 @@ class GitHttpServer {
         std::string project_root;
         /// Decides acceptance; required.
         AuthCheck check;
+        /// Optional, asked only when `check` accepts: true when the token is
+        /// too new for the server to know yet (replication lag). The request
+        /// is then refused with 401 "Bad credentials" and counted as lagged.
+        AuthCheck lagged;
         /// Only tells WrongUser from BadToken in the counts when check refuses.
         std::string expected_user = "x-access-token";
         Scheme scheme = Scheme::Https;

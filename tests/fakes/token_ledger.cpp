@@ -77,6 +77,13 @@ bool TokenLedger::is_valid(const std::string& token, WallClock::time_point now) 
     });
 }
 
+bool TokenLedger::is_lagged(const std::string& token, WallClock::time_point now) const {
+    if (lag_s_ <= 0) return false;
+    return std::any_of(issued_.begin(), issued_.end(), [&](const IssuedToken& t) {
+        return t.token == token && now < after(t.issued_at, lag_s_);
+    });
+}
+
 std::optional<IssuedToken> TokenLedger::current(const std::string& rig_id,
                                                 WallClock::time_point now) const {
     for (auto it = issued_.rbegin(); it != issued_.rend(); ++it) {

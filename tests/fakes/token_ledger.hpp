@@ -41,6 +41,11 @@ class TokenLedger {
     void set_token_length(std::size_t random_chars) { token_length_ = random_chars; }
     /// When on, issue() hands a rig that already got a token that same token.
     void set_reissue_same(bool on) { reissue_same_ = on; }
+    /// Replication lag, in seconds (default 0): for that long after its mint
+    /// a token is valid but not yet known everywhere, as GitHub refuses a
+    /// brand-new installation token for a few seconds (401 "Bad credentials").
+    /// Applies to every recorded token, also those minted before the call.
+    void set_replication_lag(double seconds) { lag_s_ = seconds; }
 
     /// A new token for `rig_id` living ttl seconds from now (wall clock),
     /// recorded; with reissue_same on, the rig's latest token instead.
@@ -61,6 +66,10 @@ class TokenLedger {
     std::vector<IssuedToken> issued(const std::string& rig_id) const;
     /// Recorded, expiring after `now` and not revoked.
     bool is_valid(const std::string& token, WallClock::time_point now) const;
+    /// Recorded and minted less than the replication lag before `now`: a
+    /// server that checks tokens refuses it although is_valid() holds.
+    /// Always false with no lag.
+    bool is_lagged(const std::string& token, WallClock::time_point now) const;
     /// The newest recorded token for the rig that is valid at `now`.
     std::optional<IssuedToken> current(const std::string& rig_id, WallClock::time_point now) const;
     /// The newest recorded token for the rig, valid or not.
@@ -73,6 +82,7 @@ class TokenLedger {
     double ttl_s_ = 300;
     std::size_t token_length_ = 36;
     bool reissue_same_ = false;
+    double lag_s_ = 0;
     std::vector<IssuedToken> issued_;
     std::vector<std::string> revoked_;
     int revocations_ = 0;
