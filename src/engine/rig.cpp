@@ -53,6 +53,17 @@ void Rig::wait_idle() {
 }
 
 ReadResult Rig::credential_for_read() {
+    ReadResult out = choose_for_read();
+    if (out.credential) out.credential->mark_handed_out(clock_.now());
+    return out;
+}
+
+bool Rig::serves(const std::string& token) const {
+    if (const CredentialPtr cred = current(); cred && cred->token == token) return true;
+    return fallback_ != nullptr && fallback_->load().token == token;
+}
+
+ReadResult Rig::choose_for_read() {
     CredentialPtr cred = current();
     const auto servable = [this](const CredentialPtr& c, WallTime now) {
         return c && !c->rejected && is_fresh(*c, now, refresh_);
@@ -226,12 +237,16 @@ bool Rig::on_success(Token token, WallTime now, double latency_s, RefreshTrigger
         on_failure("rig " + config_.id + why, now);
         return false;
     }
+    CredentialPtr replaced;
     {
         // Stored under the lock so a concurrent rewrite cannot drop its kept lines.
         MutexLock lock(mu_);
         std::string content = git_.render(token.value);
-        current_.store(std::make_shared<const Credential>(std::move(token.value), expires_at, now,
-                                                          std::move(content)));
+        replaced = current_.exchange(std::make_shared<const Credential>(
+            std::move(token.value), expires_at, now, std::move(content)));
+    }
+    if (revoker_ != nullptr && replaced && replaced->token != current()->token) {
+        revoker_->hand_over(replaced, config_.id, source_, owner_, revoke_after_s_);
     }
     const WallTime next = expires ? refresh_time(now, expires_at, refresh_, random_())
                                   : now + to_wall_duration(kRecheckNonExpiringS);
@@ -337,9 +352,11 @@ void Rig::mark_applied(const GitRewritePolicy::Applied& applied) {
         stats_.next_refresh_at = std::min(stats_.next_refresh_at, *applied.refresh_by);
     }
     if (const CredentialPtr cred = current()) {
-        current_.store(std::make_shared<const Credential>(
-            cred->token, cred->expires_at, cred->fetched_at, git_.render(cred->token),
-            cred->rejected || applied.refresh_now));
+        auto next = std::make_shared<const Credential>(cred->token, cred->expires_at,
+                                                       cred->fetched_at, git_.render(cred->token),
+                                                       cred->rejected || applied.refresh_now);
+        next->mark_handed_out(cred->last_handed_out());  // same token: same last hand-out
+        current_.store(std::move(next));
     }
 }
 

@@ -85,7 +85,7 @@ TEST(ParseGastownResponse, ErrorsNeverContainTheToken) {
 
 class FakeHttp final : public HttpClient {
   public:
-    HttpResponse post(const HttpRequest& request) override {
+    HttpResponse send(const HttpRequest& request) override {
         std::lock_guard lock(mu);
         requests.push_back(request);
         if (on_post) on_post(static_cast<int>(requests.size()));

@@ -55,7 +55,7 @@ std::optional<Json::Value> verify(const std::string& jwt, EVP_PKEY* key) {
 class FakeGitHub final : public HttpClient {
   public:
     FakeGitHub(EVP_PKEY* key, const test::FakeClock& clock) : key_(key), clock_(clock) {}
-    HttpResponse post(const HttpRequest& r) override {
+    HttpResponse send(const HttpRequest& r) override {
         std::lock_guard lock(mu);
         requests.push_back(r);
         if (!queued.empty()) {

@@ -19,6 +19,7 @@
 #include "credfs/core/thread_annotations.hpp"
 #include "credfs/engine/fallback_store.hpp"
 #include "credfs/engine/git_rewrite_policy.hpp"
+#include "credfs/engine/revoker.hpp"
 #include "credfs/engine/wait_histogram.hpp"
 #include "credfs/sources/token_source.hpp"
 
@@ -65,12 +66,17 @@ class Rig {
     const RigConfig& config() const { return config_; }
     const RefreshConfig& refresh_config() const { return refresh_; }
     std::string source_type() const { return source_.type_name(); }
+    /// GitHub's rate limit as the rig's source last saw it (sources/rate_limit.hpp).
+    std::optional<RateLimit> rate_limit() const { return source_.rate_limit(); }
+    bool can_revoke() const { return source_.can_revoke(); }
 
     /// The credential being served now, or null before the first success.
     /// Lock-free for readers: one atomic load.
     CredentialPtr current() const { return current_.load(); }
 
-    /// For open(): returns the current credential when it has at least
+    /// For open() and the helper's get; stamps the credential it returns
+    /// (Credential::mark_handed_out), then as choose_for_read():
+    /// returns the current credential when it has at least
     /// min_ttl_s left (wall time) and git has not reported it rejected. A
     /// still-unexpired token is also served at once while failed refreshes
     /// back off. Otherwise joins or starts the single-flight refresh and waits
@@ -129,11 +135,23 @@ class Rig {
     /// source's timeouts). Reads of its current token keep working.
     void retire() CREDFS_EXCLUDES(mu_);
 
+    /// Hands every token this rig replaces to `revoker` (null: none), to be
+    /// revoked `revoke_after_s` after its last hand-out. Set before the first
+    /// refresh; `revoker` must outlive the Rig's refreshes.
+    void set_revoker(Revoker* revoker, double revoke_after_s) {
+        revoker_ = revoker;
+        revoke_after_s_ = revoke_after_s;
+    }
+    /// True when `token` is the one served now or the one in the rig's
+    /// fallback file (read from disk). Thread-safe; never takes mu_.
+    bool serves(const std::string& token) const;
+
     /// Keeps `owner` (the config and source this Rig refers to) alive as long
     /// as the Rig.
     void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
   private:
+    ReadResult choose_for_read() CREDFS_EXCLUDES(mu_);
     void run_refresh(RefreshTrigger trigger, std::promise<void> done) CREDFS_EXCLUDES(mu_);
     /// The last refresh failed and its retry is not yet due (wall time).
     bool in_backoff(WallTime now) const CREDFS_EXCLUDES(mu_);
@@ -164,6 +182,9 @@ class Rig {
     std::function<void()> on_refreshed_;
     // Set before the first refresh, then only read; it serializes its own writes.
     std::unique_ptr<FallbackStore> fallback_;
+    // Set before the first refresh, then only read.
+    Revoker* revoker_ = nullptr;
+    double revoke_after_s_ = 0;
 
     std::atomic<CredentialPtr> current_;
     mutable Mutex mu_;  // never held across a fetch or a fallback write
