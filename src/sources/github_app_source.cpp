@@ -215,7 +215,9 @@ std::string GitHubAppSource::installation_for(const RigConfig& rig, const std::s
     const std::string old = installation_id_;
     installation_id_ = discover(rig);
     spdlog::info("github_app: {} is installation {}{}", configured_as(), installation_id_,
-                 old.empty() ? "" : " (was " + old + ": the App was reinstalled)");
+                 old.empty()               ? ""
+                 : old == installation_id_ ? " (still, though minting for it was refused)"
+                                           : " (was " + old + ": the App was reinstalled)");
     return installation_id_;
 }
 
