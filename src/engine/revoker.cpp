@@ -33,10 +33,8 @@ void Revoker::hand_over(CredentialPtr cred, const std::string& rig, TokenSource&
     if (!cred || cred->never_expires()) return;
     const WallTime now = clock_.now();
     {
-        std::lock_guard lock(mu_);
-        auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
-            return e.creds.front()->token == cred->token;
-        });
+        MutexLock lock(mu_);
+        auto it = find_locked(cred->token);
         if (it == entries_.end()) {
             entries_.push_back(Entry{{}, {}, &source, std::move(keep_alive), now, revoke_after_s});
             it = std::prev(entries_.end());
@@ -50,6 +48,11 @@ void Revoker::hand_over(CredentialPtr cred, const std::string& rig, TokenSource&
     wake_.notify_all();
 }
 
+std::vector<Revoker::Entry>::iterator Revoker::find_locked(const std::string& token) {
+    return std::find_if(entries_.begin(), entries_.end(),
+                        [&](const Entry& e) { return e.creds.front()->token == token; });
+}
+
 WallTime Revoker::due_at(const Entry& e) const {
     WallTime last = e.replaced_at;
     for (const auto& c : e.creds) last = std::max(last, c->last_handed_out());
@@ -57,12 +60,24 @@ WallTime Revoker::due_at(const Entry& e) const {
 }
 
 WallTime Revoker::next_due() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     WallTime next = WallTime::max();
     for (const auto& e : entries_) {
         if (!e.busy) next = std::min(next, due_at(e));
     }
     return next;
+}
+
+CredentialPtr Revoker::take_due(WallTime now) {
+    MutexLock lock(mu_);
+    // An expired token is dead already: nothing to revoke.
+    std::erase_if(entries_,
+                  [&](const Entry& e) { return !e.busy && e.creds.front()->ttl_at(now) <= 0; });
+    const auto it = std::find_if(entries_.begin(), entries_.end(),
+                                 [&](const Entry& e) { return !e.busy && due_at(e) <= now; });
+    if (it == entries_.end()) return nullptr;
+    it->busy = true;
+    return it->creds.front();
 }
 
 int Revoker::revoke_due(WallTime now, double budget_s) {
@@ -73,29 +88,15 @@ int Revoker::revoke_due(WallTime now, double budget_s) {
             budget_s -
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (left < kMinBudgetS) break;
-        CredentialPtr cred;
-        {
-            std::lock_guard lock(mu_);
-            // An expired token is dead already: nothing to revoke.
-            std::erase_if(entries_, [&](const Entry& e) {
-                return !e.busy && e.creds.front()->ttl_at(now) <= 0;
-            });
-            const auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
-                return !e.busy && due_at(e) <= now;
-            });
-            if (it == entries_.end()) break;
-            it->busy = true;
-            cred = it->creds.front();
-        }
+        const CredentialPtr cred = take_due(now);
+        if (!cred) break;
         if (in_use_(cred->token)) {
-            std::lock_guard lock(mu_);
-            for (auto& e : entries_) {
-                if (e.creds.front()->token != cred->token) continue;
-                e.busy = false;
-                // Looked at again later: the rig serving it may replace it
-                // (and hand it over again) or its fallback file may change.
-                e.retry_at = now + to_wall_duration(std::clamp(e.revoke_after_s, 1.0, kMaxSleepS));
-            }
+            MutexLock lock(mu_);
+            const auto it = find_locked(cred->token);
+            it->busy = false;
+            // Looked at again later: the rig serving it may replace it (and
+            // hand it over again) or its fallback file may change.
+            it->retry_at = now + to_wall_duration(std::clamp(it->revoke_after_s, 1.0, kMaxSleepS));
             continue;
         }
         revoke_one(cred->token, now, left);
@@ -107,15 +108,13 @@ int Revoker::revoke_due(WallTime now, double budget_s) {
 void Revoker::revoke_one(const std::string& token, WallTime now, double max_s) {
     TokenSource* source = nullptr;
     {
-        std::lock_guard lock(mu_);
-        for (const auto& e : entries_) {
-            if (e.creds.front()->token == token) source = e.source;
-        }
+        MutexLock lock(mu_);
+        source = find_locked(token)->source;
     }
+    // No lock held: the request takes as long as it takes, and hand-overs go on.
     const RevokeOutcome outcome = source->revoke(token, max_s);
-    std::lock_guard lock(mu_);
-    const auto it = std::find_if(entries_.begin(), entries_.end(),
-                                 [&](const Entry& e) { return e.creds.front()->token == token; });
+    MutexLock lock(mu_);
+    const auto it = find_locked(token);
     const std::string rigs = joined(it->rigs);
     if (outcome.result != RevokeOutcome::Result::Failed) {
         const bool revoked = outcome.result == RevokeOutcome::Result::Revoked;
@@ -136,22 +135,24 @@ void Revoker::revoke_one(const std::string& token, WallTime now, double max_s) {
 }
 
 RevocationStats Revoker::stats() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     RevocationStats out = stats_;
     out.pending = entries_.size();
     return out;
 }
 
 void Revoker::start() {
-    std::lock_guard lock(mu_);
     if (thread_.joinable()) return;
-    stopping_ = false;
+    {
+        MutexLock lock(mu_);
+        stopping_ = false;
+    }
     thread_ = std::thread(&Revoker::run, this);
 }
 
 void Revoker::stop() {
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         stopping_ = true;
     }
     wake_.notify_all();
@@ -163,22 +164,24 @@ void Revoker::run() {
     while (true) {
         uint64_t seen = 0;
         {
-            std::lock_guard lock(mu_);
+            // Before next_due(): a hand-over after this point ends the sleep.
+            MutexLock lock(mu_);
             seen = changes_;
         }
         const WallTime next = next_due();
-        const WallTime now = clock_.now();
-        const double sleep_s = next == WallTime::max()
-                                   ? kMaxSleepS
-                                   : std::clamp(seconds_between(now, next), 0.0, kMaxSleepS);
+        const double sleep_s =
+            next == WallTime::max()
+                ? kMaxSleepS
+                : std::clamp(seconds_between(clock_.now(), next), 0.0, kMaxSleepS);
         {
-            std::unique_lock lock(mu_);
-            if (stopping_) return;
-            if (sleep_s > 0) {
-                wake_.wait_for(lock, std::chrono::duration<double>(sleep_s),
-                               [&] { return stopping_ || changes_ != seen; });
-                if (stopping_) return;
+            MutexLock lock(mu_);
+            const auto until = std::chrono::steady_clock::now() +
+                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   std::chrono::duration<double>(sleep_s));
+            while (!stopping_ && changes_ == seen && sleep_s > 0) {
+                if (mu_.wait_until(wake_, until) == std::cv_status::timeout) break;
             }
+            if (stopping_) return;
         }
         revoke_due(clock_.now(), kUnbounded);
     }

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +25,7 @@
 #include "credfs/core/config.hpp"
 #include "credfs/core/credential.hpp"
 #include "credfs/core/refresh_policy.hpp"
+#include "credfs/core/thread_annotations.hpp"
 #include "credfs/sources/token_source.hpp"
 
 namespace credfs {
@@ -54,23 +54,24 @@ class Revoker {
     /// `keep_alive` keeps `source` alive until then. The same token handed
     /// over by several rigs is one entry. Thread-safe; never blocks on I/O.
     void hand_over(CredentialPtr cred, const std::string& rig, TokenSource& source,
-                   std::shared_ptr<const void> keep_alive, double revoke_after_s);
+                   std::shared_ptr<const void> keep_alive, double revoke_after_s)
+        CREDFS_EXCLUDES(mu_);
 
     /// Revokes every token due at wall time `now`, one request at a time,
     /// with no lock held; each request bounded by what is left of `budget_s`
     /// (monotonic; +inf: the source's own timeouts only). Returns the number
     /// of requests made. Thread-safe.
-    int revoke_due(WallTime now, double budget_s);
+    int revoke_due(WallTime now, double budget_s) CREDFS_EXCLUDES(mu_);
 
     /// Wall time the next entry may be due; WallTime::max() when none.
-    WallTime next_due() const;
+    WallTime next_due() const CREDFS_EXCLUDES(mu_);
 
     /// Starts the thread that calls revoke_due when entries fall due.
-    void start();
+    void start() CREDFS_EXCLUDES(mu_);
     /// Stops it, after the request in flight (bounded by its timeouts).
-    void stop();
+    void stop() CREDFS_EXCLUDES(mu_);
 
-    RevocationStats stats() const;
+    RevocationStats stats() const CREDFS_EXCLUDES(mu_);
 
   private:
     struct Entry {
@@ -85,21 +86,26 @@ class Revoker {
         bool busy = false;    // a request for it runs now
     };
     WallTime due_at(const Entry& e) const;
-    void run();
-    /// One due entry: in use? revoke; the outcome recorded.
-    void revoke_one(const std::string& token, WallTime now, double max_s);
+    void run() CREDFS_EXCLUDES(mu_);
+    /// Picks the next due entry (marked busy), after dropping expired ones;
+    /// null when none.
+    CredentialPtr take_due(WallTime now) CREDFS_EXCLUDES(mu_);
+    /// Revokes the busy entry of `token` and records the outcome.
+    void revoke_one(const std::string& token, WallTime now, double max_s) CREDFS_EXCLUDES(mu_);
+    std::vector<Entry>::iterator find_locked(const std::string& token) CREDFS_REQUIRES(mu_);
 
     const Clock& clock_;
     RandomUnit random_;
     const RefreshConfig backoff_;
     const InUse in_use_;
-    mutable std::mutex mu_;
+    mutable Mutex mu_;
     std::condition_variable wake_;
-    std::vector<Entry> entries_;  // guarded by mu_
-    RevocationStats stats_;       // guarded by mu_ (pending computed)
-    bool stopping_ = false;       // guarded by mu_
-    uint64_t changes_ = 0;        // guarded by mu_: hand-overs, so the thread never misses one
-    std::thread thread_;
+    std::vector<Entry> entries_ CREDFS_GUARDED_BY(mu_);
+    RevocationStats stats_ CREDFS_GUARDED_BY(mu_);  // pending computed in stats()
+    bool stopping_ CREDFS_GUARDED_BY(mu_) = false;
+    // Hand-overs so far, so the thread never sleeps through one.
+    uint64_t changes_ CREDFS_GUARDED_BY(mu_) = 0;
+    std::thread thread_;  // started and joined by start() and stop(), not concurrently
 };
 
 }  // namespace credfs
