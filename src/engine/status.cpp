@@ -23,6 +23,7 @@ std::vector<RateLimit> rate_limits(const RigSet& rigs) {
         if (!fresh && it->second.observed_at < r->observed_at) it->second = *r;
     }
     std::vector<RateLimit> out;
+    out.reserve(newest.size());
     for (auto& [label, r] : newest) out.push_back(std::move(r));
     return out;
 }
