@@ -81,6 +81,25 @@ std::string last_refresh(const Json::Value& rig, WallTime now) {
 
 bool healthy_state(const std::string& state) { return state == "ok" || state == "stale"; }
 
+/// "github installation 777: rate limit 4990/5000, resets 12:34:56 UTC", one
+/// line per installation the daemon has heard GitHub's rate limit for.
+std::string rate_limit_lines(const Json::Value& root) {
+    std::string out;
+    const Json::Value& limits = root["rate_limits"];
+    if (!limits.isArray()) return out;
+    for (const auto& l : limits) {
+        if (!l.isObject() || !l["limit"].isNumeric() || !l["remaining"].isNumeric()) continue;
+        std::string resets;
+        if (const auto t = parse_iso8601(string_field(l, "reset_at"))) {
+            resets = ", resets " + format_iso8601(*t).substr(11, 8) + " UTC";
+        }
+        out += "github installation " + one_line(string_field(l, "installation"), 60) +
+               ": rate limit " + std::to_string(l["remaining"].asInt64()) + "/" +
+               std::to_string(l["limit"].asInt64()) + resets + "\n";
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string format_duration(double seconds) {
@@ -156,6 +175,18 @@ StatusTable render_status_table(std::string_view status_json, WallTime now) {
             }
             table.text += line + "\n";
         }
+    }
+    table.text += rate_limit_lines(root);
+    if (const Json::Value& r = root["revocation"]; r.isObject()) {
+        const auto count = [&r](const char* key) {
+            return std::to_string(r[key].isUInt64() ? r[key].asUInt64() : 0);
+        };
+        const bool any = count("revoked") != "0" || count("already_dead") != "0" ||
+                         count("pending") != "0" || count("failures") != "0";
+        if (any)
+            table.text += "replaced tokens: " + count("revoked") + " revoked, " +
+                          count("already_dead") + " already invalid, " + count("pending") +
+                          " pending, " + count("failures") + " failed attempts\n";
     }
     table.parsed = true;
     table.exit_code = table.unhealthy_rigs == 0 ? kStatusHealthy : kStatusUnhealthy;

@@ -40,11 +40,81 @@ std::string with_fallback(const Json::Value& src, const std::string& name, const
     fail(key, std::string("missing (set it in the config or export ") + env_var + ")");
 }
 
+/// A base URL: http(s)://, no spaces, query or fragment; a trailing / dropped.
+std::string base_url(std::string url, const std::string& key) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+        fail(key, "must start with http:// or https://");
+    }
+    if (has_control_or_space(url) || url.find_first_of("?#") != std::string::npos) {
+        fail(key, "must be a plain base URL (no spaces, query or fragment)");
+    }
+    return url;
+}
+
+/// revoke_superseded (default `by_default`) and revoke_after_s.
+void parse_revocation(const Json::Value& src, bool by_default, SourceConfig& out) {
+    out.revoke_superseded = by_default;
+    if (src.isMember("revoke_superseded")) {
+        if (!src["revoke_superseded"].isBool())
+            fail("source.revoke_superseded", "must be true or false");
+        out.revoke_superseded = src["revoke_superseded"].asBool();
+    }
+    seconds_at(src, "revoke_after_s", "source.revoke_after_s", out.revoke_after_s);
+}
+
+/// "installation": a positive integer, {"repository": "owner/repo"} or
+/// {"org": "name"}; the older "installation_id" takes the integer only.
+void parse_installation(const Json::Value& src, SourceConfig& out) {
+    constexpr const char* kForms =
+        "must be a positive integer or {\"repository\": \"owner/repo\"} or {\"org\": \"name\"}";
+    const bool has_new = src.isMember("installation");
+    if (has_new && src.isMember("installation_id")) {
+        fail("source.installation", "give either installation or installation_id, not both");
+    }
+    const std::string key = has_new ? "source.installation" : "source.installation_id";
+    const Json::Value& inst = src[has_new ? "installation" : "installation_id"];
+    if (inst.isUInt64() && inst.asUInt64() > 0) {
+        out.installation_id = std::to_string(inst.asUInt64());
+        return;
+    }
+    if (inst.isString() && !inst.asString().empty() &&
+        inst.asString().find_first_not_of("0123456789") == std::string::npos &&
+        inst.asString().find_first_not_of('0') != std::string::npos) {
+        out.installation_id = inst.asString();
+        return;
+    }
+    if (!has_new || !inst.isObject() || inst.size() != 1) {
+        fail(key, has_new ? kForms : "must be a positive integer");
+    }
+    const auto is_name = [](const std::string& s) {
+        return !s.empty() && s != "." && s != ".." &&
+               s.find_first_not_of(
+                   "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                   "0123456789-_.") == std::string::npos;
+    };
+    if (inst.isMember("repository") && inst["repository"].isString()) {
+        const std::string repo = inst["repository"].asString();
+        const size_t slash = repo.find('/');
+        if (slash == std::string::npos || !is_name(repo.substr(0, slash)) ||
+            !is_name(repo.substr(slash + 1))) {
+            fail(key + ".repository", "must be \"owner/repo\"");
+        }
+        out.installation_repository = repo;
+    } else if (inst.isMember("org") && inst["org"].isString()) {
+        if (!is_name(inst["org"].asString())) fail(key + ".org", "must be an organization name");
+        out.installation_org = inst["org"].asString();
+    } else {
+        fail(key, kForms);
+    }
+}
+
 void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::string& base_dir,
                    SourceConfig& out) {
     check_keys(src, "source",
                {"type", "api_url", "town_id", "container_token_file", "container_token_env",
-                "connect_timeout_s", "request_timeout_s", "ca_bundle"});
+                "connect_timeout_s", "request_timeout_s", "ca_bundle", "revoke_superseded",
+                "revoke_after_s", "github_api_url"});
     out.api_url = with_fallback(src, "api_url", "GASTOWN_API_URL", env);
     while (!out.api_url.empty() && out.api_url.back() == '/') out.api_url.pop_back();
     if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
@@ -66,6 +136,15 @@ void parse_gastown(const Json::Value& src, const EnvLookup& env, const std::stri
     out.ca_bundle = resolve(string_at(src, "ca_bundle", "source.ca_bundle").value_or(""), base_dir);
     at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");
     at_least_a_millisecond(out.request_timeout_s, "source.request_timeout_s");
+    parse_revocation(src, false, out);
+    if (const auto gh = string_at(src, "github_api_url", "source.github_api_url")) {
+        out.github_api_url = base_url(*gh, "source.github_api_url");
+    }
+    if (out.revoke_superseded && out.github_api_url.empty()) {
+        fail("source.revoke_superseded",
+             "true needs source.github_api_url (where GitHub revokes the control plane's tokens, "
+             "e.g. \"https://api.github.com\")");
+    }
     if (out.container_token_file.empty()) {
         if (auto tok = env(out.container_token_env); !tok || tok->empty()) {
             fail("source.container_token_env", out.container_token_env +
@@ -97,8 +176,9 @@ void parse_exec(const Json::Value& src, const std::string& base_dir, SourceConfi
 
 void parse_github_app(const Json::Value& src, const std::string& base_dir, SourceConfig& out) {
     check_keys(src, "source",
-               {"type", "app_id", "private_key_file", "installation_id", "api_url",
-                "connect_timeout_s", "request_timeout_s", "ca_bundle"});
+               {"type", "app_id", "private_key_file", "installation", "installation_id", "api_url",
+                "connect_timeout_s", "request_timeout_s", "ca_bundle", "revoke_superseded",
+                "revoke_after_s"});
     const Json::Value& app = src["app_id"];
     if (app.isUInt64()) {
         out.app_id = std::to_string(app.asUInt64());
@@ -107,15 +187,7 @@ void parse_github_app(const Json::Value& src, const std::string& base_dir, Sourc
     } else {
         fail("source.app_id", "missing (the App's id or client id)");
     }
-    const Json::Value& inst = src["installation_id"];
-    if (inst.isUInt64() && inst.asUInt64() > 0) {
-        out.installation_id = std::to_string(inst.asUInt64());
-    } else if (inst.isString() && !inst.asString().empty() &&
-               inst.asString().find_first_not_of("0123456789") == std::string::npos) {
-        out.installation_id = inst.asString();
-    } else {
-        fail("source.installation_id", "must be a positive integer");
-    }
+    parse_installation(src, out);
     out.private_key_file = resolve(
         string_at(src, "private_key_file", "source.private_key_file").value_or(""), base_dir);
     if (out.private_key_file.empty()) fail("source.private_key_file", "missing");
@@ -124,6 +196,7 @@ void parse_github_app(const Json::Value& src, const std::string& base_dir, Sourc
     if (out.api_url.rfind("http://", 0) != 0 && out.api_url.rfind("https://", 0) != 0) {
         fail("source.api_url", "must start with http:// or https://");
     }
+    parse_revocation(src, true, out);
     seconds_at(src, "connect_timeout_s", "source.connect_timeout_s", out.connect_timeout_s);
     seconds_at(src, "request_timeout_s", "source.request_timeout_s", out.request_timeout_s);
     at_least_a_millisecond(out.connect_timeout_s, "source.connect_timeout_s");

@@ -61,3 +61,18 @@ double Credential::ttl_at(WallTime now) const {
 }
 
 }  // namespace credfs
+
+namespace credfs {
+
+void Credential::mark_handed_out(WallTime now) const {
+    handed_out_ns_.store(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count(),
+        std::memory_order_relaxed);
+}
+
+WallTime Credential::last_handed_out() const {
+    return WallTime{} + std::chrono::duration_cast<WallClock::duration>(std::chrono::nanoseconds(
+                            handed_out_ns_.load(std::memory_order_relaxed)));
+}
+
+}  // namespace credfs

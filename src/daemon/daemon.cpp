@@ -210,11 +210,21 @@ struct Engine {
     // else, and the daemon keeps writing the static fallback files into it.
     std::unique_ptr<BackingDir> backing;
     std::shared_ptr<TokenSource> source;
+    // Before the registry: rigs hand it tokens until they are gone.
+    std::unique_ptr<Revoker> revoker;
     std::unique_ptr<RigRegistry> registry;
     std::unique_ptr<Reloader> reloader;
     WallTime started_at = clock.now();
     /// Which front end serves the rig files, for the status document.
     std::atomic<bool> files_mode{false};
+
+    // The revoker's thread asks the registry: stopped before it goes.
+    ~Engine() {
+        if (revoker) revoker->stop();
+    }
+    StatusInfo status_info(const char* mode) const {
+        return StatusInfo{CREDFS_VERSION, started_at, mode, revoker.get()};
+    }
 };
 
 /// Builds the engine over `dir`; null after one error line.
@@ -227,6 +237,11 @@ std::unique_ptr<Engine> make_engine(const Config& config, const DaemonOptions& o
         e->registry =
             std::make_unique<RigRegistry>(e->config, e->source, e->clock, default_random(),
                                           e->scheduler.notifier(), e->backing.get());
+        const RigRegistry* registry = e->registry.get();
+        e->revoker = std::make_unique<Revoker>(
+            e->clock, default_random(), config.refresh,
+            [registry](const std::string& token) { return registry->serves(token); });
+        e->registry->set_revoker(e->revoker.get());
     } catch (const std::system_error& err) {
         spdlog::error("{}", err.what());
         return nullptr;
@@ -246,8 +261,8 @@ std::unique_ptr<HelperServer> start_helper_server(const Engine& e, const std::st
     const std::string path =
         e.config->socket.empty() ? socket_for_mountpoint(mountpoint) : e.config->socket;
     auto server = std::make_unique<HelperServer>(path, *e.registry, [&e] {
-        const StatusInfo info{CREDFS_VERSION, e.started_at, e.files_mode ? "files" : "mount"};
-        return render_status(*e.registry->rigs(), info, e.clock.now());
+        return render_status(*e.registry->rigs(), e.status_info(e.files_mode ? "files" : "mount"),
+                             e.clock.now());
     });
     try {
         server->start();
@@ -333,6 +348,7 @@ int serve_files(Engine& e, const DaemonOptions& options, bool started, Readiness
         if (!started) {
             e.reloader->start();
             e.scheduler.start(*e.registry);
+            e.revoker->start();
             announcer =
                 std::thread(announce_when_serving, options.mountpoint, std::nullopt,
                             !options.foreground, std::cref(*e.registry), e.backing.get(),
@@ -363,7 +379,9 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
     ::stat(options.mountpoint.c_str(), &before);
     Filesystem filesystem(*e.registry, e.clock, ::getuid(), ::getgid(), ScratchLimits{},
                           e.backing.get());
-    filesystem.set_status_info(StatusInfo{CREDFS_VERSION, e.clock.now(), "mount"});
+    StatusInfo info = e.status_info("mount");
+    info.started_at = e.clock.now();
+    filesystem.set_status_info(info);
 
     FuseFrontEnd front_end(filesystem);  // outlives the session: frees unreleased handles
     FuseArgs args;
@@ -402,6 +420,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
         spdlog::info("mounted {} rig(s) at {}, source {}", e.registry->rigs()->rigs.size(),
                      options.mountpoint, e.source->type_name());
         e.scheduler.start(*e.registry);
+        e.revoker->start();
         announcer =
             std::thread(announce_when_serving, options.mountpoint, before.st_dev,
                         !options.foreground, std::cref(*e.registry), nullptr,
@@ -478,6 +497,10 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     std::unique_ptr<HelperServer> helper = start_helper_server(*engine, options.mountpoint);
     const int rc = serve_front_ends(*engine, options, ready);
     helper.reset();  // stops answering before the engine goes
+    // Replaced tokens already due go now, within one request's timeout in
+    // all; the ones still in use, or not yet unused for long enough, stay.
+    engine->revoker->stop();
+    engine->revoker->revoke_due(engine->clock.now(), config.source.request_timeout_s);
     return rc;
 }
 

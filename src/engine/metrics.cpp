@@ -92,6 +92,36 @@ void wait_histogram(Exposition& e, const std::vector<RigMetrics>& rigs) {
     }
 }
 
+void rate_limit_gauges(Exposition& e, const std::vector<RateLimit>& limits) {
+    const auto family = [&](std::string_view name, std::string_view help,
+                            const std::function<std::string(const RateLimit&)>& value) {
+        e.family(name, "gauge", help);
+        for (const auto& l : limits) {
+            e.sample(name, "installation=\"" + escape_label_value(l.installation) + "\"", value(l));
+        }
+    };
+    family("github_rate_limit", "Requests GitHub allows per rate-limit window (X-RateLimit-Limit).",
+           [](const RateLimit& l) { return std::to_string(l.limit); });
+    family("github_rate_limit_remaining",
+           "Requests left in GitHub's window as last reported (X-RateLimit-Remaining).",
+           [](const RateLimit& l) { return std::to_string(l.remaining); });
+    family("github_rate_limit_reset_timestamp_seconds",
+           "Wall-clock Unix time GitHub's window resets (X-RateLimit-Reset).",
+           [](const RateLimit& l) { return format_value(unix_seconds(l.reset_at)); });
+}
+
+void revocation_counters(Exposition& e, const RevocationStats& s) {
+    e.family("revocations_total", "counter",
+             "Replaced tokens revoked (revoked) or found already invalid (already_dead).");
+    e.sample("revocations_total", "outcome=\"revoked\"", format_value(s.revoked));
+    e.sample("revocations_total", "outcome=\"already_dead\"", format_value(s.already_dead));
+    e.family("revocation_failures_total", "counter",
+             "Failed attempts to revoke a replaced token (each retried with backoff).");
+    e.sample("revocation_failures_total", "", format_value(s.failures));
+    e.family("revocations_pending", "gauge", "Replaced tokens waiting to be revoked.");
+    e.sample("revocations_pending", "", format_value(s.pending));
+}
+
 }  // namespace
 
 std::string escape_label_value(std::string_view value) {
@@ -126,7 +156,8 @@ RigMetrics rig_metrics(const Rig& rig, WallTime now) {
 }
 
 std::string render_metrics(const std::vector<RigMetrics>& rigs, const StatusInfo& info,
-                           WallTime now) {
+                           WallTime now, const std::vector<RateLimit>& limits,
+                           const std::optional<RevocationStats>& revocations) {
     Exposition e;
     e.family("build_info", "gauge", "Always 1; the version label names the daemon's version.");
     e.sample("build_info", "version=\"" + escape_label_value(info.version) + "\"", "1");
@@ -166,6 +197,8 @@ std::string render_metrics(const std::vector<RigMetrics>& rigs, const StatusInfo
             "Failed writes of the token to the static fallback file.",
             [](const RigMetrics& r) { return format_value(r.stats.write_through_failures); });
     wait_histogram(e, rigs);
+    if (!limits.empty()) rate_limit_gauges(e, limits);
+    if (revocations) revocation_counters(e, *revocations);
     return e.take();
 }
 
@@ -173,7 +206,9 @@ std::string render_metrics(const RigSet& rigs, const StatusInfo& info, WallTime 
     std::vector<RigMetrics> snapshot;
     snapshot.reserve(rigs.rigs.size());
     for (const auto& rig : rigs.rigs) snapshot.push_back(rig_metrics(*rig, now));
-    return render_metrics(snapshot, info, now);
+    return render_metrics(
+        snapshot, info, now, rate_limits(rigs),
+        info.revoker != nullptr ? std::optional(info.revoker->stats()) : std::nullopt);
 }
 
 }  // namespace credfs

@@ -59,6 +59,24 @@ void Rig::wait_idle() {
 }
 
 ReadResult Rig::credential_for_read() {
+    ReadResult out = choose_for_read();
+    if (out.credential) out.credential->mark_handed_out(clock_.now());
+    return out;
+}
+
+bool Rig::serves(const std::string& token) const {
+    if (const CredentialPtr cred = current(); cred && cred->token == token) return true;
+    {
+        MutexLock lock(mu_);
+        // A lag erase can put the previous token back in service until its
+        // successor leaves the lag window (absorb_erase).
+        if (newest_ && newest_->token == token) return true;
+        if (previous_ && previous_->token == token && clock_.now() < young_until_) return true;
+    }
+    return fallback_ != nullptr && fallback_->load().token == token;
+}
+
+ReadResult Rig::choose_for_read() {
     publish_due(clock_.now());
     CredentialPtr cred = current();
     const auto servable = [this](const CredentialPtr& c, WallTime now) {
@@ -338,8 +356,17 @@ bool Rig::choose_served(WallTime now) {
 }
 
 void Rig::serve(const Credential& cred) {
-    current_.store(std::make_shared<const Credential>(cred.token, cred.expires_at, cred.fetched_at,
-                                                      git_.render(cred.token), cred.rejected));
+    auto next = std::make_shared<const Credential>(cred.token, cred.expires_at, cred.fetched_at,
+                                                   git_.render(cred.token), cred.rejected);
+    next->mark_handed_out(cred.last_handed_out());
+    const CredentialPtr old = current_.exchange(next);
+    if (!old) return;
+    if (old->token == cred.token) {
+        next->mark_handed_out(std::max(old->last_handed_out(), cred.last_handed_out()));
+    } else if (revoker_ != nullptr) {
+        // Never blocks: the revoker takes its own lock and does no I/O here.
+        revoker_->hand_over(old, config_.id, source_, owner_, revoke_after_s_);
+    }
 }
 
 bool Rig::publish_due(WallTime now) {

@@ -51,11 +51,16 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
         return *owner->overrides.back().second;
     };
     auto set = std::make_shared<RigSet>();
+    set->revoke_after_s = config->source.revoke_after_s;
     set->rigs.reserve(config->rigs.size());
     for (const auto& rig_config : config->rigs) {
         auto rig = std::make_shared<Rig>(rig_config, source_for(rig_config), config->refresh,
                                          clock_, random_, on_refreshed_);
         rig->keep_alive(owner);
+        if (Revoker* revoker = revoker_.load(); revoker != nullptr && rig->can_revoke()) {
+            rig->set_revoker(revoker, rig_config.source ? rig_config.source->revoke_after_s
+                                                        : config->source.revoke_after_s);
+        }
         if (backing_ != nullptr) {
             rig->set_fallback(std::make_unique<FallbackStore>(*backing_, rig_config));
         }
@@ -64,6 +69,23 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
         set->rigs.push_back(std::move(rig));
     }
     return set;
+}
+
+void RigRegistry::set_revoker(Revoker* revoker) {
+    revoker_ = revoker;
+    const auto set = current_.load();
+    for (const auto& rig : set->rigs) {
+        if (!rig->can_revoke()) continue;
+        const auto& own = rig->config().source;
+        // The generation's config is the one its rigs were built from.
+        rig->set_revoker(revoker, own ? own->revoke_after_s : set->revoke_after_s);
+    }
+}
+
+bool RigRegistry::serves(const std::string& token) const {
+    const auto set = current_.load();
+    return std::any_of(set->rigs.begin(), set->rigs.end(),
+                       [&](const RigPtr& rig) { return rig->serves(token); });
 }
 
 RigPtr RigRegistry::find(std::string_view file_name) const {

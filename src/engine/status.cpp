@@ -2,6 +2,8 @@
 
 #include <json/json.h>
 
+#include <map>
+
 namespace credfs {
 
 namespace {
@@ -11,6 +13,20 @@ Json::Value time_or_null(WallTime t) {
 }
 
 }  // namespace
+
+std::vector<RateLimit> rate_limits(const RigSet& rigs) {
+    std::map<std::string, RateLimit> newest;
+    for (const auto& rig : rigs.rigs) {
+        const auto r = rig->rate_limit();
+        if (!r) continue;
+        auto [it, fresh] = newest.emplace(r->installation, *r);
+        if (!fresh && it->second.observed_at < r->observed_at) it->second = *r;
+    }
+    std::vector<RateLimit> out;
+    out.reserve(newest.size());
+    for (auto& [label, r] : newest) out.push_back(std::move(r));
+    return out;
+}
 
 std::string rig_state(const Rig& rig, WallTime now) {
     const CredentialPtr cred = rig.current();
@@ -64,6 +80,22 @@ std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime n
         r["write_through"]["failures"] = static_cast<Json::UInt64>(s.write_through_failures);
         r["write_through"]["error"] = s.write_through_error;
         root["rigs"].append(r);
+    }
+    root["rate_limits"] = Json::Value(Json::arrayValue);
+    for (const auto& limit : rate_limits(rigs)) {
+        Json::Value l;
+        l["installation"] = limit.installation;
+        l["limit"] = static_cast<Json::Int64>(limit.limit);
+        l["remaining"] = static_cast<Json::Int64>(limit.remaining);
+        l["reset_at"] = format_iso8601(limit.reset_at);
+        root["rate_limits"].append(l);
+    }
+    if (info.revoker != nullptr) {
+        const RevocationStats s = info.revoker->stats();
+        root["revocation"]["revoked"] = static_cast<Json::UInt64>(s.revoked);
+        root["revocation"]["already_dead"] = static_cast<Json::UInt64>(s.already_dead);
+        root["revocation"]["failures"] = static_cast<Json::UInt64>(s.failures);
+        root["revocation"]["pending"] = static_cast<Json::UInt64>(s.pending);
     }
     Json::StreamWriterBuilder w;
     w["indentation"] = "  ";

@@ -54,13 +54,14 @@ long millis(double seconds) { return std::lround(seconds * 1000.0); }
 
 }  // namespace
 
-HttpResponse CurlHttpClient::post(const HttpRequest& request) {
+HttpResponse CurlHttpClient::send(const HttpRequest& request) {
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-    if (!curl) throw HttpError("POST " + request.url + ": curl_easy_init failed");
+    const std::string what = request.method + " " + request.url;
+    if (!curl) throw HttpError(what + ": curl_easy_init failed");
     std::unique_ptr<curl_slist, SlistDeleter> headers;
     for (const auto& h : request.headers) {
         curl_slist* next = curl_slist_append(headers.get(), h.c_str());
-        if (next == nullptr) throw HttpError("POST " + request.url + ": out of memory");
+        if (next == nullptr) throw HttpError(what + ": out of memory");
         (void)headers.release();
         headers.reset(next);
     }
@@ -71,9 +72,13 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM-based DNS timeouts
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+    if (request.method == "POST") {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.c_str());
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.body.size()));
+    } else if (request.method != "GET") {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, millis(request.connect_timeout_s));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, millis(request.timeout_s));
@@ -108,7 +113,7 @@ HttpResponse CurlHttpClient::post(const HttpRequest& request) {
                 why = said;
             }
         }
-        throw HttpError("POST " + request.url + ": " + why);
+        throw HttpError(what + ": " + why);
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
     return response;

@@ -13,6 +13,7 @@
 
 #include "credfs/core/http.hpp"
 #include "credfs/core/log.hpp"
+#include "credfs/sources/token_revocation.hpp"
 
 namespace credfs {
 
@@ -242,6 +243,11 @@ Token GastownSource::fetch(const RigConfig& rig) {
         token.expires_at = capped;
     }
     return token;
+}
+
+RevokeOutcome GastownSource::revoke(const std::string& token, double max_s) {
+    return revoke_installation_token(http_, config_, config_.github_api_url, token, max_s, clock_,
+                                     rate_, "(gastown)");
 }
 
 std::optional<WallTime> jwt_expiry(std::string_view jwt) {

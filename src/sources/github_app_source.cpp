@@ -13,6 +13,7 @@
 
 #include "credfs/core/http.hpp"
 #include "credfs/sources/gastown_source.hpp"
+#include "credfs/sources/token_revocation.hpp"
 
 namespace credfs {
 
@@ -101,7 +102,8 @@ GitHubAppSource::GitHubAppSource(SourceConfig config, HttpClient& http, const Cl
     : config_(std::move(config)),
       http_(http),
       clock_(clock),
-      key_(load_private_key(config_.private_key_file)) {}
+      key_(load_private_key(config_.private_key_file)),
+      installation_id_(config_.installation_id) {}
 
 bool GitHubAppSource::measure_skew(const HttpResponse& resp) {
     const auto server = parse_http_date(header_value(resp.headers, "date"));
@@ -126,37 +128,110 @@ GitHubAppSource::Shared& GitHubAppSource::shared_for(const std::string& scope) {
     return *slot;
 }
 
-HttpResponse GitHubAppSource::post(const RigConfig& rig, const std::string& body) {
-    const WallTime corrected = clock_.now() + to_wall_duration(skew_s_.load());
-    return post_for_rig(
-        http_, config_, rig,
-        config_.api_url + "/app/installations/" + config_.installation_id + "/access_tokens",
-        {"Authorization: Bearer " + make_app_jwt(key_.get(), config_.app_id, corrected),
-         "Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28",
-         "Content-Type: application/json"},
-        body);
+std::string GitHubAppSource::installation_id() const {
+    std::lock_guard lock(install_mu_);
+    return installation_id_;
 }
 
-Token GitHubAppSource::fetch(const RigConfig& rig) {
-    Json::Value scope(Json::objectValue);
-    for (const auto& repo : rig.repositories) scope["repositories"].append(repo);
-    for (const auto& [name, level] : rig.permissions) scope["permissions"][name] = level;
-    const std::string body = compact(scope);
-    Shared& shared = shared_for(body);
-    std::lock_guard lock(shared.mu);
-    const WallTime now = clock_.now();
-    if (shared.token && shared.token->expires_at &&
-        *shared.token->expires_at - now > (*shared.token->expires_at - shared.minted_at) / 2) {
-        return *shared.token;  // another rig with this scope just minted it
+std::string GitHubAppSource::configured_as() const {
+    if (!config_.installation_repository.empty()) {
+        return "repository " + config_.installation_repository;
     }
-    HttpResponse resp = post(rig, body);
-    const bool skew_changed = measure_skew(resp);
-    if (resp.status == 401 && is_clock_complaint(resp.body) && skew_changed) {
-        resp = post(rig, body);  // re-signed on GitHub's clock
+    if (!config_.installation_org.empty()) return "org " + config_.installation_org;
+    return config_.installation_id;
+}
+
+HttpResponse GitHubAppSource::call(const RigConfig& rig, const std::string& method,
+                                   const std::string& path, const std::string& body,
+                                   const std::string& installation) {
+    const auto send = [&] {
+        HttpRequest req;
+        req.method = method;
+        req.url = config_.api_url + path;
+        const WallTime corrected = clock_.now() + to_wall_duration(skew_s_.load());
+        req.headers = {
+            "Authorization: Bearer " + make_app_jwt(key_.get(), config_.app_id, corrected),
+            "Accept: application/vnd.github+json", "X-GitHub-Api-Version: 2022-11-28"};
+        if (method == "POST") req.headers.emplace_back("Content-Type: application/json");
+        req.body = body;
+        req.connect_timeout_s = config_.connect_timeout_s;
+        req.timeout_s = config_.request_timeout_s;
+        req.ca_bundle = config_.ca_bundle;
+        try {
+            HttpResponse resp = http_.send(req);
+            rate_.observe(resp.headers, installation, clock_.now(), "github_app");
+            return resp;
+        } catch (const HttpError& e) {
+            throw SourceError("rig " + rig.id + ": " + e.what());
+        }
+    };
+    HttpResponse resp = send();
+    if (measure_skew(resp) && resp.status == 401 && is_clock_complaint(resp.body)) {
+        resp = send();  // re-signed on GitHub's clock
         measure_skew(resp);
     }
-    const std::string who = "rig " + rig.id + ": GitHub App installation " +
-                            config_.installation_id + ": HTTP " + std::to_string(resp.status);
+    return resp;
+}
+
+std::string GitHubAppSource::discover(const RigConfig& rig) {
+    const bool repo = !config_.installation_repository.empty();
+    const std::string path = repo ? "/repos/" + config_.installation_repository + "/installation"
+                                  : "/orgs/" + config_.installation_org + "/installation";
+    const HttpResponse resp = call(rig, "GET", path, "", configured_as());
+    const std::string who = "rig " + rig.id + ": GitHub App: cannot find its installation for " +
+                            configured_as() + ": HTTP " + std::to_string(resp.status);
+    const std::string says = upstream_message(resp.body, "");
+    if (rate_limited(resp)) {
+        const double wait = retry_after(resp, clock_.now());
+        throw SourceError(who + " rate limited" + says, resp.status, wait);
+    }
+    if (resp.status == 404) {
+        throw SourceError(who + ": the App is not installed there (or source.installation." +
+                              (repo ? "repository" : "org") + " is misspelt)" + says,
+                          resp.status);
+    }
+    if (resp.status == 401) {
+        throw SourceError(who +
+                              ": the app JWT was refused: check this machine's clock and "
+                              "source.app_id / private_key_file" +
+                              says,
+                          resp.status);
+    }
+    if (resp.status != 200) throw SourceError(who + says, resp.status);
+    Json::Value root;
+    std::unique_ptr<Json::CharReader> reader(Json::CharReaderBuilder().newCharReader());
+    if (!reader->parse(resp.body.data(), resp.body.data() + resp.body.size(), &root, nullptr) ||
+        !root.isObject() || !root["id"].isUInt64() || root["id"].asUInt64() == 0) {
+        throw SourceError(who + ": the answer has no installation id");
+    }
+    return std::to_string(root["id"].asUInt64());
+}
+
+std::string GitHubAppSource::installation_for(const RigConfig& rig, const std::string& refused) {
+    std::lock_guard lock(install_mu_);
+    if (!discovered() || (!installation_id_.empty() && installation_id_ != refused)) {
+        return installation_id_;
+    }
+    const std::string old = installation_id_;
+    installation_id_ = discover(rig);
+    spdlog::info("github_app: {} is installation {}{}", configured_as(), installation_id_,
+                 old.empty()               ? ""
+                 : old == installation_id_ ? " (still, though minting for it was refused)"
+                                           : " (was " + old + ": the App was reinstalled)");
+    return installation_id_;
+}
+
+RevokeOutcome GitHubAppSource::revoke(const std::string& token, double max_s) {
+    const std::string id = installation_id();
+    return revoke_installation_token(http_, config_, config_.api_url, token, max_s, clock_, rate_,
+                                     id.empty() ? configured_as() : id);
+}
+
+void GitHubAppSource::fail_mint(const RigConfig& rig, const std::string& id,
+                                const HttpResponse& resp, bool rediscovered) const {
+    const std::string who = "rig " + rig.id + ": GitHub App installation " + id +
+                            (discovered() ? " (" + configured_as() + ")" : "") + ": HTTP " +
+                            std::to_string(resp.status);
     const std::string says = upstream_message(resp.body, "");
     if (rate_limited(resp)) {
         const double wait = retry_after(resp, clock_.now());
@@ -172,7 +247,9 @@ Token GitHubAppSource::fetch(const RigConfig& rig) {
                           resp.status);
     }
     if (resp.status == 403 || resp.status == 404) {
-        throw SourceError(who + ": installation suspended, removed or not this app's" + says,
+        throw SourceError(who + ": installation suspended, removed or not this app's" +
+                              (rediscovered ? " (also just after discovering it again)" : "") +
+                              says,
                           resp.status);
     }
     if (resp.status == 422) {
@@ -182,18 +259,47 @@ Token GitHubAppSource::fetch(const RigConfig& rig) {
                               says,
                           resp.status);
     }
-    if (resp.status != 201 && resp.status != 200) throw SourceError(who + says, resp.status);
-    Token token;
+    throw SourceError(who + says, resp.status);
+}
+
+Token GitHubAppSource::fetch(const RigConfig& rig) {
+    Json::Value scope(Json::objectValue);
+    for (const auto& repo : rig.repositories) scope["repositories"].append(repo);
+    for (const auto& [name, level] : rig.permissions) scope["permissions"][name] = level;
+    const std::string body = compact(scope);
+    Shared& shared = shared_for(body);
+    std::lock_guard lock(shared.mu);
+    const WallTime now = clock_.now();
+    if (shared.token && shared.token->expires_at &&
+        *shared.token->expires_at - now > (*shared.token->expires_at - shared.minted_at) / 2) {
+        return *shared.token;  // another rig with this scope just minted it
+    }
+    shared.token = mint(rig, body);
+    shared.minted_at = now;
+    return *shared.token;
+}
+
+Token GitHubAppSource::mint(const RigConfig& rig, const std::string& body) {
+    std::string id = installation_for(rig, "");
+    HttpResponse resp = call(rig, "POST", "/app/installations/" + id + "/access_tokens", body, id);
+    const bool rediscover = resp.status == 404 && discovered();
+    if (rediscover) {
+        // The App may have been reinstalled: same repository, new id.
+        id = installation_for(rig, id);
+        resp = call(rig, "POST", "/app/installations/" + id + "/access_tokens", body, id);
+    }
+    if (resp.status != 201 && resp.status != 200) fail_mint(rig, id, resp, rediscover);
     try {
         // GitHub states the expiry on its clock: move it onto ours.
-        token = parse_gastown_response(resp.body, clock_.now() + to_wall_duration(skew_s_.load()));
+        Token token =
+            parse_gastown_response(resp.body, clock_.now() + to_wall_duration(skew_s_.load()));
         if (token.expires_at) *token.expires_at -= to_wall_duration(skew_s_.load());
+        return token;
     } catch (const SourceError& e) {
-        throw SourceError(who + ": " + e.what(), resp.status);
+        throw SourceError("rig " + rig.id + ": GitHub App installation " + id + ": HTTP " +
+                              std::to_string(resp.status) + ": " + e.what(),
+                          resp.status);
     }
-    shared.token = token;
-    shared.minted_at = now;
-    return token;
 }
 
 }  // namespace credfs

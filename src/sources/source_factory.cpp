@@ -18,6 +18,11 @@ class WithCurlClient final : public TokenSource {
     WithCurlClient(const SourceConfig& config, const Clock& clock) : inner_(config, http_, clock) {}
     Token fetch(const RigConfig& rig) override { return inner_.fetch(rig); }
     std::string type_name() const override { return inner_.type_name(); }
+    std::optional<RateLimit> rate_limit() const override { return inner_.rate_limit(); }
+    bool can_revoke() const override { return inner_.can_revoke(); }
+    RevokeOutcome revoke(const std::string& token, double max_s) override {
+        return inner_.revoke(token, max_s);
+    }
 
   private:
     CurlHttpClient http_;  // declared first: constructed before inner_ borrows it

@@ -16,7 +16,7 @@ HttpResponse post_for_rig(HttpClient& http, const SourceConfig& config, const Ri
     req.timeout_s = config.request_timeout_s;
     req.ca_bundle = config.ca_bundle;
     try {
-        return http.post(req);
+        return http.send(req);
     } catch (const HttpError& e) {
         throw SourceError("rig " + rig.id + ": " + e.what());
     }

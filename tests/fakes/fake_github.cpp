@@ -7,10 +7,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 namespace credfs::fakes {
@@ -144,6 +146,14 @@ FakeGitHub::FakeGitHub(std::string app_id, const std::string& public_key_pem,
     server->set_keep_alive_timeout(1);
     server->Post(kEndpointPattern,
                  [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
+    server->Get(R"(/(repos/[^/]+/[^/]+|orgs/[^/]+)/installation)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                    handle_discovery(req, res);
+                });
+    server->Delete("/installation/token",
+                   [this](const httplib::Request& req, httplib::Response& res) {
+                       handle_revocation(req, res);
+                   });
     port_ = server->bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("fake-github: cannot bind 127.0.0.1:0");
     std::thread loop = run_bound_server(*server, "fake-github");
@@ -166,6 +176,127 @@ void FakeGitHub::set_clock_offset(double seconds) {
 void FakeGitHub::set_ttl(double seconds) {
     std::lock_guard lk(mu_);
     ttl_s_ = seconds;
+}
+
+void FakeGitHub::set_installations(std::set<std::int64_t> ids) {
+    std::lock_guard lk(mu_);
+    installations_ = std::move(ids);
+}
+
+void FakeGitHub::set_discovery(const std::string& target, std::int64_t id) {
+    std::lock_guard lk(mu_);
+    discovery_[target] = id;
+}
+
+void FakeGitHub::set_rate_limit(long long limit, long long remaining, std::int64_t reset_epoch_s) {
+    std::lock_guard lk(mu_);
+    rate_limit_ = limit;
+    rate_remaining_ = remaining;
+    rate_reset_ = reset_epoch_s;
+}
+
+void FakeGitHub::fail_revocations(int n) {
+    std::lock_guard lk(mu_);
+    failing_revocations_ = n;
+}
+
+std::vector<std::string> FakeGitHub::discoveries() const {
+    std::lock_guard lk(mu_);
+    return discoveries_;
+}
+
+std::vector<std::string> FakeGitHub::revoked() const {
+    std::lock_guard lk(mu_);
+    return revoked_;
+}
+
+int FakeGitHub::revocation_calls() const {
+    std::lock_guard lk(mu_);
+    return revocation_calls_;
+}
+
+void FakeGitHub::stamp_locked(httplib::Response& res, WallClock::time_point now) const {
+    // GitHub dates every answer; the daemon measures clock skew from it.
+    res.set_header("Date", format_http_date(now));
+    res.set_header("X-RateLimit-Limit", std::to_string(rate_limit_));
+    res.set_header("X-RateLimit-Remaining", std::to_string(rate_remaining_));
+    res.set_header("X-RateLimit-Reset",
+                   std::to_string(rate_reset_ != 0 ? rate_reset_ : epoch_seconds(now) + 3600));
+}
+
+std::pair<int, std::string> FakeGitHub::check_app_request_locked(const httplib::Request& req,
+                                                                 WallClock::time_point now) const {
+    if (req.get_header_value("Accept") != "application/vnd.github+json") {
+        return {400, "Accept must be application/vnd.github+json"};
+    }
+    if (req.get_header_value("X-GitHub-Api-Version") != "2022-11-28") {
+        return {400, "X-GitHub-Api-Version must be 2022-11-28"};
+    }
+    const std::string auth = req.get_header_value("Authorization");
+    constexpr char kBearer[] = "Bearer ";
+    if (auth.rfind(kBearer, 0) != 0) return {401, "A JSON web token could not be decoded"};
+    if (std::string why = check_jwt_locked(auth.substr(sizeof kBearer - 1), now); !why.empty()) {
+        return {401, why};
+    }
+    return {0, ""};
+}
+
+void FakeGitHub::handle_discovery(const httplib::Request& req, httplib::Response& res) {
+    const std::string target = req.matches[1].str();
+    std::lock_guard lk(mu_);
+    const auto now = WallClock::now() + std::chrono::duration_cast<WallClock::duration>(
+                                            std::chrono::duration<double>(offset_s_));
+    stamp_locked(res, now);
+    discoveries_.push_back(target);
+    cv_.notify_all();
+    auto [status, message] = check_app_request_locked(req, now);
+    const auto it = discovery_.find(target);
+    if (status == 0 && it == discovery_.end())
+        std::tie(status, message) = std::pair(404, "Not Found");
+    if (status != 0) {
+        res.status = status;
+        res.set_content(github_error(status, message), "application/json; charset=utf-8");
+        return;
+    }
+    Json::Value body;
+    body["id"] = static_cast<Json::Int64>(it->second);
+    body["app_id"] = app_id_;
+    res.status = 200;
+    res.set_content(to_json(body), "application/json; charset=utf-8");
+}
+
+void FakeGitHub::handle_revocation(const httplib::Request& req, httplib::Response& res) {
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string token = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : std::string();
+    const auto t = now();
+    std::lock_guard lk(mu_);
+    stamp_locked(res, t);
+    ++revocation_calls_;
+    cv_.notify_all();
+    if (req.get_header_value("Accept") != "application/vnd.github+json" ||
+        req.get_header_value("X-GitHub-Api-Version") != "2022-11-28") {
+        res.status = 400;
+        res.set_content(github_error(400, "Accept and X-GitHub-Api-Version required"),
+                        "application/json; charset=utf-8");
+        return;
+    }
+    if (failing_revocations_ > 0) {
+        --failing_revocations_;
+        res.status = 500;
+        res.set_content(github_error(500, "Server Error"), "application/json; charset=utf-8");
+        return;
+    }
+    const bool known = std::any_of(minted_.begin(), minted_.end(), [&](const Minted& m) {
+        return m.token == token && t < m.expires_at;
+    });
+    const bool already = std::find(revoked_.begin(), revoked_.end(), token) != revoked_.end();
+    if (!known || already) {
+        res.status = 401;
+        res.set_content(github_error(401, "Bad credentials"), "application/json; charset=utf-8");
+        return;
+    }
+    revoked_.push_back(token);
+    res.status = 204;
 }
 
 FakeGitHub::WallClock::time_point FakeGitHub::now() const {
@@ -197,6 +328,7 @@ std::string FakeGitHub::last_body() const {
 bool FakeGitHub::is_valid(const std::string& token) const {
     const auto t = now();
     std::lock_guard lk(mu_);
+    if (std::find(revoked_.begin(), revoked_.end(), token) != revoked_.end()) return false;
     for (const auto& m : minted_) {
         if (m.token == token) return t < m.expires_at;
     }
@@ -264,8 +396,7 @@ void FakeGitHub::handle(const httplib::Request& req, httplib::Response& res) {
     std::unique_lock lk(mu_);
     const auto now = WallClock::now() + std::chrono::duration_cast<WallClock::duration>(
                                             std::chrono::duration<double>(offset_s_));
-    // GitHub dates every answer; the daemon measures clock skew from it.
-    res.set_header("Date", format_http_date(now));
+    stamp_locked(res, now);
     auto answer = [&](int status, const std::string& body) {
         res.status = status;
         res.set_content(body, "application/json; charset=utf-8");
@@ -278,20 +409,8 @@ void FakeGitHub::handle(const httplib::Request& req, httplib::Response& res) {
         answer(status, github_error(status, message));
     };
 
-    if (req.get_header_value("Accept") != "application/vnd.github+json") {
-        return refuse(400, "Accept must be application/vnd.github+json");
-    }
-    if (req.get_header_value("X-GitHub-Api-Version") != "2022-11-28") {
-        return refuse(400, "X-GitHub-Api-Version must be 2022-11-28");
-    }
-    const std::string auth = req.get_header_value("Authorization");
-    constexpr char kBearer[] = "Bearer ";
-    if (auth.rfind(kBearer, 0) != 0) {
-        return refuse(401, "A JSON web token could not be decoded");
-    }
-    if (const std::string why = check_jwt_locked(auth.substr(sizeof kBearer - 1), now);
-        !why.empty()) {
-        return refuse(401, why);
+    if (const auto [status, why] = check_app_request_locked(req, now); status != 0) {
+        return refuse(status, why);
     }
     if (installations_.count(record.installation_id) == 0) return refuse(404, "Not Found");
     if (!req.body.empty()) {

@@ -1,9 +1,12 @@
 // A fake GitHub REST API for the github_app token source's tests.
 //
-// It serves the one endpoint the daemon calls:
+// It serves the endpoints the daemon calls:
 //   POST /app/installations/{installation_id}/access_tokens
-//   Authorization: Bearer <RS256 JWT signed with the App's private key>
-// and checks it the way GitHub does: the JWT's signature against the App's
+//   GET /repos/{owner}/{repo}/installation, GET /orgs/{org}/installation
+//     (all three: Authorization: Bearer <RS256 JWT signed with the App's key>)
+//   DELETE /installation/token (Authorization: Bearer <the token itself>)
+// Every answer carries X-RateLimit-Limit/-Remaining/-Reset (settable). It
+// checks the JWT the way GitHub does: the JWT's signature against the App's
 // public key, `iss` against the app id, `iat` not in the future and
 // `exp - iat` at most 10 minutes, and the API version headers. Its clock can
 // be set off from the machine's, so a test can make the daemon's JWTs look
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +27,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace httplib {
@@ -70,6 +75,17 @@ class FakeGitHub {
     void set_clock_offset(double seconds);
     /// Lifetime of tokens minted from now on, in seconds (default 3600).
     void set_ttl(double seconds);
+    /// The installation ids that exist from now on (others get 404), as when
+    /// the App is reinstalled under a new id.
+    void set_installations(std::set<std::int64_t> ids);
+    /// What discovery answers: "repos/<owner>/<repo>" or "orgs/<org>" -> id.
+    /// Unknown targets get 404.
+    void set_discovery(const std::string& target, std::int64_t id);
+    /// The rate-limit headers every answer carries from now on (default
+    /// 5000 / 5000 / now + 3600 s). `reset_epoch_s` is Unix seconds.
+    void set_rate_limit(long long limit, long long remaining, std::int64_t reset_epoch_s);
+    /// The next `n` revocations answer 500 (the token stays valid).
+    void fail_revocations(int n);
 
     // ---- observations ------------------------------------------------------
     /// Requests that reached the endpoint, whatever their answer.
@@ -80,8 +96,14 @@ class FakeGitHub {
     std::vector<GitHubRequest> requests() const;
     /// Body of the newest request (empty when none or it had no body).
     std::string last_body() const;
-    /// Minted by this fake and not expired on the fake's clock.
+    /// Minted by this fake, not revoked and not expired on the fake's clock.
     bool is_valid(const std::string& token) const;
+    /// Discovery requests answered (any status), oldest first: their targets.
+    std::vector<std::string> discoveries() const;
+    /// Tokens revoked (answered 204), oldest first.
+    std::vector<std::string> revoked() const;
+    /// DELETE /installation/token requests, whatever their answer.
+    int revocation_calls() const;
     /// Waits until calls() reaches `n`. False on deadline.
     bool wait_for_calls(int n, SteadyClock::time_point deadline) const;
 
@@ -94,13 +116,21 @@ class FakeGitHub {
         WallClock::time_point expires_at;
     };
     void handle(const httplib::Request& req, httplib::Response& res);
+    void handle_discovery(const httplib::Request& req, httplib::Response& res);
+    void handle_revocation(const httplib::Request& req, httplib::Response& res);
+    /// Date and rate-limit headers, as GitHub sends on every answer. mu_ held.
+    void stamp_locked(httplib::Response& res, WallClock::time_point now) const;
+    /// Empty when the request's headers and App JWT are acceptable; else
+    /// {status, message}. mu_ held.
+    std::pair<int, std::string> check_app_request_locked(const httplib::Request& req,
+                                                         WallClock::time_point now) const;
     /// Empty when the JWT is acceptable; otherwise the message GitHub would
     /// give. Called with mu_ held.
     std::string check_jwt_locked(const std::string& jwt, WallClock::time_point now) const;
     std::string random_token_locked();
 
     const std::string app_id_;
-    const std::set<std::int64_t> installations_;
+    std::set<std::int64_t> installations_;  // guarded by mu_
     std::shared_ptr<EVP_PKEY> key_;
 
     std::unique_ptr<httplib::Server> server_;
@@ -115,6 +145,14 @@ class FakeGitHub {
     std::vector<GitHubRequest> requests_;
     std::vector<Minted> minted_;
     std::mt19937_64 rng_;
+    std::map<std::string, std::int64_t> discovery_;
+    std::vector<std::string> discoveries_;
+    std::vector<std::string> revoked_;
+    int revocation_calls_ = 0;
+    int failing_revocations_ = 0;
+    long long rate_limit_ = 5000;
+    long long rate_remaining_ = 5000;
+    std::int64_t rate_reset_ = 0;  // 0: an hour from each answer
 };
 
 /// An HTTP date (RFC 7231, section 7.1.1.1), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".

@@ -6,6 +6,7 @@
 #include <json/json.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -84,10 +85,12 @@ class SourcesTest : public ::testing::Test {
 
     /// Writes a config with `source` and `rigs`, logging at debug level to
     /// the harness's log, and mounts. Use with ASSERT_NO_FATAL_FAILURE.
-    void start_daemon(const Json::Value& source, const Json::Value& rigs) {
+    void start_daemon(const Json::Value& source, const Json::Value& rigs,
+                      const Json::Value& refresh = Json::Value(Json::objectValue)) {
         Json::Value cfg;
         cfg["source"] = source;
         cfg["rigs"] = rigs;
+        cfg["refresh"] = refresh;
         cfg["refresh"]["backoff_initial_s"] = 0.2;
         cfg["refresh"]["backoff_max_s"] = 1;
         cfg["refresh"]["jitter_s"] = 0;
@@ -207,6 +210,94 @@ TEST_F(SourcesTest, GitHubAppRefusalsAreLoggedWithWhatToCheck) {
     EXPECT_TRUE(wait_until([&] { return logged("installation suspended"); }, 20s));
     EXPECT_EQ(github_->tokens_minted(), 0);
     EXPECT_TRUE(harness_.alive());
+}
+
+/// Short-lived tokens renewed at half their life: a rotation every few seconds.
+Json::Value quick_refresh() {
+    Json::Value r;
+    r["margin_s"] = 3;
+    r["min_ttl_s"] = 1;
+    return r;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// docs/design.md, rotation timeline: a replaced token is revoked once unused
+// for revoke_after_s (1 s here); the served one, and the one in the fallback
+// file, never are, not even at SIGTERM.
+TEST_F(SourcesTest, GitHubAppRevokesReplacedTokensButNeverTheServedOne) {
+    ASSERT_NO_FATAL_FAILURE(start_fake_github());
+    github_->set_ttl(6);
+    Json::Value source = github_app_source();
+    source["revoke_after_s"] = 1;
+    ASSERT_NO_FATAL_FAILURE(start_daemon(source, rigs({"a"}), quick_refresh()));
+
+    const std::string first = git_password("a");
+    ASSERT_TRUE(github_->is_valid(first)) << "a got \"" << first << "\"";
+    auto revoked = [&](const std::string& token) {
+        const auto r = github_->revoked();
+        return std::find(r.begin(), r.end(), token) != r.end();
+    };
+    ASSERT_TRUE(wait_until([&] { return revoked(first); }, 30s)) << harness_.diagnostics();
+    // Whatever is served now was never revoked, however many rotations passed.
+    for (int i = 0; i < 3; ++i) {
+        const std::string now_served = git_password("a");
+        EXPECT_FALSE(revoked(now_served));
+        EXPECT_TRUE(github_->is_valid(now_served));
+    }
+    const std::string metrics = read_text(harness_.file(".metrics"));
+    EXPECT_NE(metrics.find("gastown_credfs_revocations_total{outcome=\"revoked\"} "),
+              std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find("gastown_credfs_github_rate_limit_remaining{installation=\"42\"} 5000"),
+              std::string::npos)
+        << metrics;
+    EXPECT_EQ(metrics.find("ghs_"), std::string::npos) << "never a token";
+
+    harness_.stop();
+    EXPECT_EQ(harness_.exit_status(), 0);
+    const auto in_file = token_from_line(read_text(harness_.file("a")));
+    ASSERT_TRUE(in_file) << "the fallback file holds one credential line";
+    EXPECT_FALSE(revoked(*in_file)) << "the token left in the fallback file stays valid";
+    EXPECT_EQ(harness_.log_text().find(*in_file), std::string::npos);
+}
+
+TEST_F(SourcesTest, GitHubAppDiscoversItsInstallationAndAgainAfterAReinstall) {
+    ASSERT_NO_FATAL_FAILURE(start_fake_github());
+    github_->set_ttl(6);
+    github_->set_discovery("repos/acme/widgets", kInstallation);
+    github_->set_rate_limit(5000, 4321, 1900000000);
+    Json::Value source = github_app_source();
+    source.removeMember("installation_id");
+    source["installation"]["repository"] = "acme/widgets";
+    ASSERT_NO_FATAL_FAILURE(start_daemon(source, rigs({"a"}), quick_refresh()));
+
+    EXPECT_TRUE(github_->is_valid(git_password("a")));
+    EXPECT_EQ(github_->discoveries(), std::vector<std::string>{"repos/acme/widgets"});
+    const std::string status = read_text(harness_.file(".status"));
+    EXPECT_NE(status.find("\"remaining\" : 4321"), std::string::npos) << status;
+    const ProcessResult cli =
+        run_process({CREDFS_BINARY, "status", harness_.mountpoint()}, "", 20s);
+    EXPECT_NE(cli.output.find("github installation 42: rate limit 4321/5000"), std::string::npos)
+        << cli.output << cli.error;
+
+    // The App is reinstalled: 42 is gone, the repository is now 43.
+    github_->set_discovery("repos/acme/widgets", 43);
+    github_->set_installations({43});
+    auto minted_for_43 = [&] {
+        for (const auto& r : github_->requests()) {
+            if (r.installation_id == 43 && r.status == 201) return true;
+        }
+        return false;
+    };
+    ASSERT_TRUE(wait_until(minted_for_43, 30s)) << harness_.diagnostics();
+    EXPECT_EQ(github_->discoveries().size(), 2u) << "one more discovery, after the 404";
+    EXPECT_TRUE(github_->is_valid(git_password("a")));
+    EXPECT_NE(harness_.log_text().find("repository acme/widgets is installation 43 (was 42"),
+              std::string::npos);
 }
 
 TEST_F(SourcesTest, ExecServesTheCommandsTokenPerRig) {

@@ -185,3 +185,28 @@ TEST(StatusTable, AnErrorWithNewlinesStaysOnOneRow) {
 
 }  // namespace
 }  // namespace credfs
+
+namespace credfs {
+namespace {
+
+TEST(StatusTable, ShowsGitHubsRateLimitPerInstallationAndRevocations) {
+    std::string d = doc(R"({"file": "a", "state": "ok"})");
+    d.insert(1, R"("rate_limits": [{"installation": "42", "limit": 5000, "remaining": 4990,
+                                   "reset_at": "2026-12-01T13:04:05.000Z"}],
+                  "revocation": {"revoked": 3, "already_dead": 1, "failures": 0, "pending": 2}, )");
+    const StatusTable t = render_status_table(d, kNow);
+    ASSERT_TRUE(t.parsed) << t.error;
+    EXPECT_NE(t.text.find("github installation 42: rate limit 4990/5000, resets 13:04:05 UTC\n"),
+              std::string::npos)
+        << t.text;
+    EXPECT_NE(t.text.find("replaced tokens: 3 revoked, 1 already invalid, 2 pending, 0 failed "
+                          "attempts\n"),
+              std::string::npos)
+        << t.text;
+    const StatusTable quiet = render_status_table(doc(R"({"file": "a", "state": "ok"})"), kNow);
+    EXPECT_EQ(quiet.text.find("rate limit"), std::string::npos);
+    EXPECT_EQ(quiet.text.find("replaced tokens"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace credfs

@@ -382,3 +382,85 @@ TEST_F(ConfigTest, CrossFieldWarningsAreOneLineEach) {
 
 }  // namespace
 }  // namespace credfs
+
+namespace credfs {
+namespace {
+
+std::string app_config(const std::string& installation, const std::string& extra = "") {
+    return R"({"source": {"type": "github_app", "app_id": 1, "private_key_file": "/k.pem", )" +
+           installation + extra + R"(}, "rigs": [{"id": "r"}]})";
+}
+
+TEST_F(ConfigTest, AnInstallationIsAnIdARepositoryOrAnOrganization) {
+    EXPECT_EQ(parse_config(app_config(R"("installation": 42)"), env()).source.installation_id,
+              "42");
+    EXPECT_EQ(parse_config(app_config(R"("installation_id": "43")"), env()).source.installation_id,
+              "43");
+    const Config repo =
+        parse_config(app_config(R"("installation": {"repository": "acme/widgets.js"})"), env());
+    EXPECT_EQ(repo.source.installation_id, "");
+    EXPECT_EQ(repo.source.installation_repository, "acme/widgets.js");
+    const Config org = parse_config(app_config(R"("installation": {"org": "acme-inc"})"), env());
+    EXPECT_EQ(org.source.installation_org, "acme-inc");
+}
+
+TEST_F(ConfigTest, RefusesBadInstallationsNamingTheKey) {
+    const std::string forms =
+        R"(must be a positive integer or {"repository": "owner/repo"} or {"org": "name"})";
+    EXPECT_EQ(error_of(app_config(R"("installation": 0)")), "source.installation: " + forms);
+    EXPECT_EQ(error_of(app_config(R"("installation": {"repo": "a/b"})")),
+              "source.installation: " + forms);
+    EXPECT_EQ(error_of(app_config(R"("installation": {"repository": "a/b", "org": "c"})")),
+              "source.installation: " + forms);
+    EXPECT_EQ(error_of(app_config(R"("installation": {"repository": "widgets"})")),
+              R"(source.installation.repository: must be "owner/repo")");
+    EXPECT_EQ(error_of(app_config(R"("installation": {"repository": "a/b/c"})")),
+              R"(source.installation.repository: must be "owner/repo")");
+    EXPECT_EQ(error_of(app_config(R"("installation": {"org": "../x"})")),
+              "source.installation.org: must be an organization name");
+    EXPECT_EQ(error_of(app_config(R"("installation": 1, "installation_id": 1)")),
+              "source.installation: give either installation or installation_id, not both");
+    EXPECT_EQ(error_of(app_config(R"("installation_id": {"org": "a"})")),
+              "source.installation_id: must be a positive integer");
+    EXPECT_EQ(error_of(app_config(R"("api_url": "http://x")")),
+              "source.installation_id: must be a positive integer");
+    // A rig's own source: the error names the rig.
+    const std::string json =
+        R"({"source": {"type": "static", "token_file": "/t"}, "rigs": [{"id": "a"}, {"id": "b"},
+            {"id": "c", "source": {"type": "github_app", "app_id": 1, "private_key_file": "/k",
+                                   "installation": "x"}}]})";
+    EXPECT_EQ(error_of(json), "rigs[2].source.installation: " + forms);
+}
+
+TEST_F(ConfigTest, RevocationDefaultsOnForGitHubAppAndOptInForGastown) {
+    const Config app = parse_config(app_config(R"("installation": 42)"), env());
+    EXPECT_TRUE(app.source.revoke_superseded);
+    EXPECT_EQ(app.source.revoke_after_s, 600);
+    const Config off = parse_config(app_config(R"("installation": 42, "revoke_superseded": false,
+                                   "revoke_after_s": 1.5)"),
+                                    env());
+    EXPECT_FALSE(off.source.revoke_superseded);
+    EXPECT_EQ(off.source.revoke_after_s, 1.5);
+    EXPECT_FALSE(parse_config(gastown(), env()).source.revoke_superseded);
+    EXPECT_EQ(error_of(app_config(R"("installation": 42, "revoke_superseded": "yes")")),
+              "source.revoke_superseded: must be true or false");
+    const std::string jwt = jwt_file_;
+    const auto gastown_with = [&jwt](const std::string& keys) {
+        return R"({"source": {"type": "gastown", "api_url": "http://127.0.0.1:1", "town_id": "t",
+                  "container_token_file": ")" +
+               jwt + "\"" + keys + R"(}, "rigs": [{"id": "r"}]})";
+    };
+    EXPECT_EQ(error_of(gastown_with(R"(, "revoke_superseded": true)")),
+              "source.revoke_superseded: true needs source.github_api_url (where GitHub revokes "
+              "the control plane's tokens, e.g. \"https://api.github.com\")");
+    const Config opted = parse_config(
+        gastown_with(R"(, "revoke_superseded": true, "github_api_url": "https://api.github.com/")"),
+        env());
+    EXPECT_TRUE(opted.source.revoke_superseded);
+    EXPECT_EQ(opted.source.github_api_url, "https://api.github.com");
+    EXPECT_EQ(error_of(gastown_with(R"(, "github_api_url": "ftp://x")")),
+              "source.github_api_url: must start with http:// or https://");
+}
+
+}  // namespace
+}  // namespace credfs

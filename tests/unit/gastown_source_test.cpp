@@ -85,7 +85,7 @@ TEST(ParseGastownResponse, ErrorsNeverContainTheToken) {
 
 class FakeHttp final : public HttpClient {
   public:
-    HttpResponse post(const HttpRequest& request) override {
+    HttpResponse send(const HttpRequest& request) override {
         std::lock_guard lock(mu);
         requests.push_back(request);
         if (on_post) on_post(static_cast<int>(requests.size()));
@@ -359,6 +359,33 @@ TEST(JwtExpiry, DecodesTheExpClaimWithoutVerifying) {
     EXPECT_FALSE(jwt_expiry("not-a-jwt"));
     EXPECT_FALSE(jwt_expiry("a.!!!.c"));
     EXPECT_FALSE(jwt_expiry("eyJhbGciOiJub25lIn0.eyJzdWIiOiJjIn0.c2ln"));  // no exp
+}
+
+TEST_F(GastownSourceTest, RevokesOnlyWhenOptedInAtGitHubNotTheControlPlane) {
+    {
+        GastownSource source(config_, http_, clock_);
+        EXPECT_FALSE(source.can_revoke()) << "opt-in";
+    }
+    config_.revoke_superseded = true;
+    config_.github_api_url = "https://api.github.example";
+    GastownSource source(config_, http_, clock_);
+    EXPECT_TRUE(source.can_revoke());
+    http_.queued = {{204, "", {}}, {401, "", {}}, {503, "", {{"retry-after", "7"}}}};
+    EXPECT_EQ(source.revoke("ghs_old", 100).result, RevokeOutcome::Result::Revoked);
+    const HttpRequest& r = http_.requests.at(0);
+    EXPECT_EQ(r.method, "DELETE");
+    EXPECT_EQ(r.url, "https://api.github.example/installation/token");
+    EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer ghs_old"),
+              r.headers.end())
+        << "the token itself, never the container JWT";
+    EXPECT_EQ(r.timeout_s, 4) << "request_timeout_s when the budget is larger";
+    EXPECT_EQ(source.revoke("ghs_old", 100).result, RevokeOutcome::Result::AlreadyDead);
+    const RevokeOutcome failed = source.revoke("ghs_old", 2);
+    EXPECT_EQ(failed.result, RevokeOutcome::Result::Failed);
+    EXPECT_EQ(failed.retry_after_s, 7);
+    EXPECT_EQ(http_.requests.at(2).timeout_s, 2) << "bounded by the budget";
+    http_.transport_error = true;
+    EXPECT_EQ(source.revoke("ghs_old", 100).result, RevokeOutcome::Result::Failed);
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <set>
 
 #include "credfs/sources/github_app_source.hpp"
 #include "test_support.hpp"
@@ -55,9 +57,21 @@ std::optional<Json::Value> verify(const std::string& jwt, EVP_PKEY* key) {
 class FakeGitHub final : public HttpClient {
   public:
     FakeGitHub(EVP_PKEY* key, const test::FakeClock& clock) : key_(key), clock_(clock) {}
-    HttpResponse post(const HttpRequest& r) override {
+    HttpResponse send(const HttpRequest& r) override {
         std::lock_guard lock(mu);
         requests.push_back(r);
+        if (r.method == "GET") {
+            const auto it = discovery.find(r.url);
+            if (it == discovery.end()) return {404, R"({"message": "Not Found"})", rate_headers};
+            return {200, R"({"id": )" + it->second + R"(, "app_id": 12345})", rate_headers};
+        }
+        if (!installations.empty()) {
+            bool known = false;
+            for (const auto& id : installations) {
+                known = known || r.url.find("/installations/" + id + "/") != std::string::npos;
+            }
+            if (!known) return {404, R"({"message": "Not Found"})", rate_headers};
+        }
         if (!queued.empty()) {
             HttpResponse next = queued.front();
             queued.pop_front();
@@ -80,7 +94,7 @@ class FakeGitHub final : public HttpClient {
         Json::Value out;
         out["token"] = "ghs_minted" + std::to_string(minted);
         out["expires_at"] = format_iso8601(clock_.now() + std::chrono::hours(1));
-        return {201, Json::writeString(Json::StreamWriterBuilder(), out), {}};
+        return {201, Json::writeString(Json::StreamWriterBuilder(), out), rate_headers};
     }
     static double seconds_of(WallTime t) {
         return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -98,6 +112,9 @@ class FakeGitHub final : public HttpClient {
     std::deque<HttpResponse> queued;
     double server_ahead_s = 0;
     int minted = 0;
+    std::map<std::string, std::string> discovery;  // GET url -> installation id
+    std::set<std::string> installations;           // empty: any id mints
+    std::map<std::string, std::string> rate_headers;
 
   private:
     EVP_PKEY* key_;
@@ -225,6 +242,146 @@ TEST_F(GitHubAppSourceTest, RefusesAKeyThatIsNotPem) {
     const std::string cmd = "openssl pkey -in " + key_file_ + " -traditional -out " + pkcs1;
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     EXPECT_NO_THROW(load_private_key(pkcs1));
+}
+
+TEST_F(GitHubAppSourceTest, RateLimitHeadersOfEveryResponseAreKept) {
+    FakeGitHub gh(key_.get(), clock_);
+    GitHubAppSource source(config_, gh, clock_);
+    EXPECT_FALSE(source.rate_limit());
+    gh.rate_headers = {{"x-ratelimit-limit", "5000"},
+                       {"x-ratelimit-remaining", "4990"},
+                       {"x-ratelimit-reset", "1800000000"}};
+    source.fetch(rig_);
+    ASSERT_TRUE(source.rate_limit());
+    EXPECT_EQ(source.rate_limit()->installation, "777");
+    EXPECT_EQ(source.rate_limit()->remaining, 4990);
+    EXPECT_EQ(source.rate_limit()->limit, 5000);
+    // An error answer reports it too.
+    gh.queued = {{403,
+                  R"({"message": "API rate limit exceeded"})",
+                  {{"x-ratelimit-limit", "5000"},
+                   {"x-ratelimit-remaining", "0"},
+                   {"x-ratelimit-reset", "1800000000"}}}};
+    clock_.advance(3000);  // past half the shared token's life: mints again
+    EXPECT_NE(error_of(source).find("rate limited"), std::string::npos);
+    EXPECT_EQ(source.rate_limit()->remaining, 0);
+}
+
+TEST_F(GitHubAppSourceTest, DiscoversTheInstallationOfARepositoryOnceThenMints) {
+    FakeGitHub gh(key_.get(), clock_);
+    gh.discovery["https://api.github.example/repos/acme/widgets/installation"] = "4242";
+    config_.installation_id.clear();
+    config_.installation_repository = "acme/widgets";
+    GitHubAppSource source(config_, gh, clock_);
+    EXPECT_EQ(source.installation_id(), "");
+    EXPECT_EQ(source.fetch(rig_).value, "ghs_minted1");
+    ASSERT_EQ(gh.requests.size(), 2u);
+    const HttpRequest& get = gh.requests.at(0);
+    EXPECT_EQ(get.method, "GET");
+    EXPECT_EQ(get.url, "https://api.github.example/repos/acme/widgets/installation");
+    EXPECT_TRUE(verify(get.headers.at(0).substr(22), key_.get())) << "signed with the App's key";
+    EXPECT_NE(std::find(get.headers.begin(), get.headers.end(), "X-GitHub-Api-Version: 2022-11-28"),
+              get.headers.end());
+    EXPECT_EQ(gh.requests.at(1).url,
+              "https://api.github.example/app/installations/4242/access_tokens");
+    EXPECT_EQ(source.installation_id(), "4242");
+    clock_.advance(3000);
+    source.fetch(rig_);
+    EXPECT_EQ(gh.requests.size(), 3u) << "the id is cached: no second discovery";
+}
+
+TEST_F(GitHubAppSourceTest, DiscoversTheInstallationOfAnOrganization) {
+    FakeGitHub gh(key_.get(), clock_);
+    gh.discovery["https://api.github.example/orgs/acme/installation"] = "99";
+    config_.installation_id.clear();
+    config_.installation_org = "acme";
+    GitHubAppSource source(config_, gh, clock_);
+    source.fetch(rig_);
+    ASSERT_EQ(gh.requests.size(), 2u);
+    EXPECT_EQ(gh.requests.at(0).url, "https://api.github.example/orgs/acme/installation");
+    EXPECT_EQ(gh.requests.at(1).url,
+              "https://api.github.example/app/installations/99/access_tokens");
+}
+
+TEST_F(GitHubAppSourceTest, A404AtMintDiscoversOnceMoreAndMintsForTheNewId) {
+    FakeGitHub gh(key_.get(), clock_);
+    const std::string url = "https://api.github.example/repos/acme/widgets/installation";
+    gh.discovery[url] = "1";
+    config_.installation_id.clear();
+    config_.installation_repository = "acme/widgets";
+    GitHubAppSource source(config_, gh, clock_);
+    source.fetch(rig_);
+    // The App is reinstalled: id 1 is gone, the repository is now id 2.
+    gh.installations = {"2"};
+    gh.discovery[url] = "2";
+    clock_.advance(3000);
+    EXPECT_EQ(source.fetch(rig_).value, "ghs_minted2");
+    EXPECT_EQ(source.installation_id(), "2");
+    std::vector<std::string> urls;
+    for (const auto& r : gh.requests) urls.push_back(r.url);
+    EXPECT_EQ(urls, (std::vector<std::string>{
+                        url, "https://api.github.example/app/installations/1/access_tokens",
+                        "https://api.github.example/app/installations/1/access_tokens", url,
+                        "https://api.github.example/app/installations/2/access_tokens"}));
+}
+
+TEST_F(GitHubAppSourceTest, A404AfterTheRediscoveryFailsWithACauseNamingTheRepository) {
+    FakeGitHub gh(key_.get(), clock_);
+    gh.discovery["https://api.github.example/repos/acme/widgets/installation"] = "5";
+    gh.installations = {"6"};  // the discovered id cannot mint
+    config_.installation_id.clear();
+    config_.installation_repository = "acme/widgets";
+    GitHubAppSource source(config_, gh, clock_);
+    const std::string e = error_of(source);
+    EXPECT_NE(e.find("rig rig-a: GitHub App installation 5 (repository acme/widgets): HTTP 404"),
+              std::string::npos)
+        << e;
+    EXPECT_NE(e.find("also just after discovering it again"), std::string::npos) << e;
+    EXPECT_EQ(gh.requests.size(), 4u) << "one discovery, one mint, one more of each; no loop";
+}
+
+TEST_F(GitHubAppSourceTest, AFailedDiscoveryIsOneErrorNamingTheRepository) {
+    FakeGitHub gh(key_.get(), clock_);
+    config_.installation_id.clear();
+    config_.installation_repository = "acme/nothing";
+    GitHubAppSource source(config_, gh, clock_);
+    const std::string e = error_of(source);
+    EXPECT_NE(e.find("rig rig-a: GitHub App: cannot find its installation for repository "
+                     "acme/nothing: HTTP 404: the App is not installed there"),
+              std::string::npos)
+        << e;
+    EXPECT_EQ(gh.requests.size(), 1u);
+}
+
+TEST_F(GitHubAppSourceTest, AConfiguredIdIsNeverDiscovered) {
+    FakeGitHub gh(key_.get(), clock_);
+    gh.installations = {"1"};
+    GitHubAppSource source(config_, gh, clock_);  // installation 777
+    EXPECT_NE(error_of(source).find("installation suspended"), std::string::npos);
+    EXPECT_EQ(gh.requests.size(), 1u);
+}
+
+TEST_F(GitHubAppSourceTest, RevokesWithTheTokenItselfAndReadsTheAnswer) {
+    FakeGitHub gh(key_.get(), clock_);
+    GitHubAppSource source(config_, gh, clock_);
+    EXPECT_FALSE(source.can_revoke()) << "SourceConfig's default; the parser sets true";
+    gh.queued = {{204, "", {}},
+                 {401, R"({"message": "Bad credentials"})", {}},
+                 {500, R"({"message": "boom ghs_secret"})", {}}};
+    EXPECT_EQ(source.revoke("ghs_secret", 3).result, RevokeOutcome::Result::Revoked);
+    const HttpRequest& r = gh.requests.at(0);
+    EXPECT_EQ(r.method, "DELETE");
+    EXPECT_EQ(r.url, "https://api.github.example/installation/token");
+    EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer ghs_secret"),
+              r.headers.end());
+    EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Accept: application/vnd.github+json"),
+              r.headers.end());
+    EXPECT_LE(r.timeout_s, 3);
+    EXPECT_EQ(source.revoke("ghs_secret", 3).result, RevokeOutcome::Result::AlreadyDead);
+    const RevokeOutcome failed = source.revoke("ghs_secret", 3);
+    EXPECT_EQ(failed.result, RevokeOutcome::Result::Failed);
+    EXPECT_NE(failed.error.find("HTTP 500"), std::string::npos) << failed.error;
+    EXPECT_EQ(failed.error.find("ghs_secret"), std::string::npos) << "never the token";
 }
 
 }  // namespace

@@ -191,3 +191,41 @@ TEST(MetricsRender, UpFollowsTheRigState) {
 
 }  // namespace
 }  // namespace credfs
+
+namespace credfs {
+namespace {
+
+TEST(MetricsRender, RateLimitGaugesPerInstallationAndRevocationCounters) {
+    RigMetrics r;
+    r.id = r.file = "r";
+    RateLimit l;
+    l.installation = "42";
+    l.limit = 5000;
+    l.remaining = 4990;
+    l.reset_at = WallTime{} + std::chrono::seconds(1800000000);
+    RevocationStats rev;
+    rev.revoked = 3;
+    rev.already_dead = 1;
+    rev.failures = 2;
+    rev.pending = 4;
+    const std::string text = render_metrics({r}, StatusInfo{"v", WallTime{}}, WallTime{}, {l}, rev);
+    EXPECT_TRUE(has_line(text, R"(gastown_credfs_github_rate_limit{installation="42"} 5000)"))
+        << text;
+    EXPECT_TRUE(
+        has_line(text, R"(gastown_credfs_github_rate_limit_remaining{installation="42"} 4990)"));
+    EXPECT_TRUE(has_line(
+        text,
+        R"(gastown_credfs_github_rate_limit_reset_timestamp_seconds{installation="42"} 1800000000)"));
+    EXPECT_TRUE(has_line(text, "# TYPE gastown_credfs_github_rate_limit_remaining gauge"));
+    EXPECT_TRUE(has_line(text, R"(gastown_credfs_revocations_total{outcome="revoked"} 3)"));
+    EXPECT_TRUE(has_line(text, R"(gastown_credfs_revocations_total{outcome="already_dead"} 1)"));
+    EXPECT_TRUE(has_line(text, "gastown_credfs_revocation_failures_total 2"));
+    EXPECT_TRUE(has_line(text, "gastown_credfs_revocations_pending 4"));
+    EXPECT_TRUE(has_line(text, "# TYPE gastown_credfs_revocations_total counter"));
+    const std::string without = render_metrics({r}, StatusInfo{"v", WallTime{}}, WallTime{});
+    EXPECT_EQ(without.find("rate_limit"), std::string::npos) << "no GitHub source, no gauges";
+    EXPECT_EQ(without.find("revocation"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace credfs

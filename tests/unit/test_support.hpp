@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
@@ -64,6 +65,17 @@ class FakeSource final : public TokenSource {
     }
     bool tokens_expire() const override { return expire_; }
     std::string type_name() const override { return "fake"; }
+    bool can_revoke() const override { return can_revoke_; }
+    RevokeOutcome revoke(const std::string& token, double /*max_s*/) override {
+        std::lock_guard lock(mu_);
+        revoked_.push_back(token);
+        return {RevokeOutcome::Result::Revoked, "", 0};
+    }
+    void set_can_revoke(bool b) { can_revoke_ = b; }
+    std::vector<std::string> revoked() {
+        std::lock_guard lock(mu_);
+        return revoked_;
+    }
 
     void push(std::optional<Token> answer) {
         std::lock_guard lock(mu_);
@@ -107,6 +119,8 @@ class FakeSource final : public TokenSource {
     double retry_after_s_ = 0;
     std::atomic<int> calls_{0};
     bool expire_ = true;
+    bool can_revoke_ = false;
+    std::vector<std::string> revoked_;
 };
 
 /// A fresh directory under /tmp, removed with everything in it at scope exit.

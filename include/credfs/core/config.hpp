@@ -35,7 +35,23 @@ struct SourceConfig {
     // type == GitHubApp (api_url, timeouts and ca_bundle shared with Gastown)
     std::string app_id;
     std::string private_key_file;  ///< PEM, PKCS#1 or PKCS#8.
-    std::string installation_id;   ///< Digits.
+    /// The installation: digits ("installation" as an integer, or the older
+    /// "installation_id"); empty when it is discovered from one of the two
+    /// below ("installation": {"repository": ...} or {"org": ...}).
+    std::string installation_id;
+    std::string
+        installation_repository;   ///< "owner/repo", discovered by GET /repos/.../installation.
+    std::string installation_org;  ///< An organization, by GET /orgs/{org}/installation.
+
+    // Revocation of replaced tokens (github_app; gastown with github_api_url).
+    /// Revoke a token once replaced and unused for revoke_after_s. Default:
+    /// true for github_app, false for gastown (a control plane may hand the
+    /// same token to other containers).
+    bool revoke_superseded = false;
+    double revoke_after_s = 600;  ///< Seconds since a replaced token was last handed out.
+    /// gastown: the GitHub API base its tokens are revoked at
+    /// ("https://api.github.com"); empty: none given.
+    std::string github_api_url;
 
     bool operator==(const SourceConfig&) const = default;
 };

@@ -1,6 +1,8 @@
 // Installation tokens and the credential-store line that serves them.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,9 +47,19 @@ struct Credential {
     /// fresher one can be had.
     const bool rejected;
 
+    /// Records that a reader was handed this credential at wall time `now`
+    /// (one relaxed store: a revocation only needs to know roughly when the
+    /// token was last given out).
+    void mark_handed_out(WallTime now) const;
+    /// Wall time of the last mark_handed_out(); the epoch when never.
+    WallTime last_handed_out() const;
+
     /// Seconds of life left at wall time `now` (negative once expired).
     double ttl_at(WallTime now) const;
     bool never_expires() const { return expires_at == WallTime::max(); }
+
+  private:
+    mutable std::atomic<int64_t> handed_out_ns_{0};  // wall-clock ns since the epoch
 };
 
 using CredentialPtr = std::shared_ptr<const Credential>;

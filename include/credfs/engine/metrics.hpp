@@ -5,6 +5,7 @@
 // from counters and times only, like .status: never a token or a JWT.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,12 +52,21 @@ RigMetrics rig_metrics(const Rig& rig, WallTime now);
 ///   wait): cumulative `_bucket{…,le="…"}` lines for WaitHistogram::kBounds
 ///   and "+Inf", then `_sum` and `_count`.
 ///
+/// * per installation (label installation="…", from `limits`): gauges
+///   `_github_rate_limit`, `_github_rate_limit_remaining` and
+///   `_github_rate_limit_reset_timestamp_seconds` (wall-clock Unix seconds);
+/// * with `revocations`: counters `_revocations_total{outcome="revoked"|
+///   "already_dead"}` and `_revocation_failures_total`, gauge
+///   `_revocations_pending`.
+///
 /// Values are decimal (shortest round-trip form) or "+Inf"; label values are
 /// escaped by escape_label_value.
 std::string render_metrics(const std::vector<RigMetrics>& rigs, const StatusInfo& info,
-                           WallTime now);
+                           WallTime now, const std::vector<RateLimit>& limits = {},
+                           const std::optional<RevocationStats>& revocations = std::nullopt);
 
-/// render_metrics over every rig of `rigs`, snapshotted at `now`. Thread-safe.
+/// render_metrics over every rig of `rigs`, snapshotted at `now`, with their
+/// rate_limits() and info.revoker's stats. Thread-safe.
 std::string render_metrics(const RigSet& rigs, const StatusInfo& info, WallTime now);
 
 /// A label value as the exposition format writes it between double quotes:

@@ -19,6 +19,7 @@
 #include "credfs/core/thread_annotations.hpp"
 #include "credfs/engine/fallback_store.hpp"
 #include "credfs/engine/git_rewrite_policy.hpp"
+#include "credfs/engine/revoker.hpp"
 #include "credfs/engine/wait_histogram.hpp"
 #include "credfs/sources/token_source.hpp"
 
@@ -65,13 +66,16 @@ class Rig {
     const RigConfig& config() const { return config_; }
     const RefreshConfig& refresh_config() const { return refresh_; }
     std::string source_type() const { return source_.type_name(); }
+    /// GitHub's rate limit as the rig's source last saw it (sources/rate_limit.hpp).
+    std::optional<RateLimit> rate_limit() const { return source_.rate_limit(); }
+    bool can_revoke() const { return source_.can_revoke(); }
 
     /// The credential being served now, or null before the first success.
     /// Lock-free for readers: one atomic load.
     CredentialPtr current() const { return current_.load(); }
 
-    /// For open(): publishes a held-back token that is due (publish_due),
-    /// then returns the current credential when it has at least min_ttl_s
+    /// For open() and the helper's get: publishes a held-back token that is
+    /// due (publish_due), then returns the current credential when it has at least min_ttl_s
     /// left (wall time) and git has not reported it rejected. A token with
     /// more than the mandatory window (effective_mandatory_s) left is also
     /// served at once while failed refreshes back off. Otherwise joins or
@@ -80,7 +84,8 @@ class Rig {
     /// backoff allows (every 50 ms at most) while the token has no more than
     /// the mandatory window left; then serves a fresh token, else a
     /// still-unexpired one with a warning, else EIO. Never returns an
-    /// expired token. Thread-safe.
+    /// expired token. Stamps what it returns (Credential::mark_handed_out)
+    /// for the revoker. Thread-safe.
     ReadResult credential_for_read() CREDFS_EXCLUDES(mu_);
 
     /// Starts a refresh unless one is in flight; either way returns the future
@@ -156,6 +161,19 @@ class Rig {
     /// as the Rig.
     void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
+    /// Hands every token this rig stops serving to `revoker` (null: none),
+    /// to be revoked `revoke_after_s` after its last hand-out. Set before the
+    /// first refresh; `revoker` must outlive the Rig's refreshes.
+    void set_revoker(Revoker* revoker, double revoke_after_s) {
+        revoker_ = revoker;
+        revoke_after_s_ = revoke_after_s;
+    }
+    /// True when `token` is served now, may be served again (the token a
+    /// held-back or lagging successor replaces, within its lag window), is
+    /// held back for publication, or is in the rig's fallback file (read from
+    /// disk). Thread-safe.
+    bool serves(const std::string& token) const CREDFS_EXCLUDES(mu_);
+
   private:
     /// What git's erase of a token means (docs/operations.md, "Rotation timeline").
     enum class Erase {
@@ -171,6 +189,8 @@ class Rig {
     /// An on-demand refresh for a reader that found the token stale, unless
     /// one has served a fresh token since (then an already finished future).
     std::shared_future<void> refresh_for_reader() CREDFS_EXCLUDES(mu_);
+    /// credential_for_read() before the stamp.
+    ReadResult choose_for_read() CREDFS_EXCLUDES(mu_);
     void run_refresh(RefreshTrigger trigger, std::promise<void> done) CREDFS_EXCLUDES(mu_);
     /// The last refresh failed and its retry is not yet due (wall time).
     bool in_backoff(WallTime now) const CREDFS_EXCLUDES(mu_);
@@ -183,7 +203,8 @@ class Rig {
     /// Serves previous_ while it is held back and servable, else newest_;
     /// keeps publish_at_ in step. True when the served token changed.
     bool choose_served(WallTime now) CREDFS_REQUIRES(mu_);
-    /// Stores `cred` rendered with the kept lines as current_.
+    /// Stores `cred` rendered with the kept lines as current_. The same
+    /// token keeps its last hand-out; a replaced one goes to the revoker.
     void serve(const Credential& cred) CREDFS_REQUIRES(mu_);
     /// previous_ is being served in newest_'s place.
     bool serving_previous() const CREDFS_REQUIRES(mu_);
@@ -215,6 +236,9 @@ class Rig {
     std::function<void()> on_refreshed_;
     // Set before the first refresh, then only read; it serializes its own writes.
     std::unique_ptr<FallbackStore> fallback_;
+    // Set before the first refresh, then only read.
+    Revoker* revoker_ = nullptr;
+    double revoke_after_s_ = 0;
 
     std::atomic<CredentialPtr> current_;
     // Lock-free fast path of publish_due(): WallTime::max() while nothing is held back.

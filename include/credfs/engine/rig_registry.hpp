@@ -24,6 +24,7 @@ using RigPtr = std::shared_ptr<Rig>;
 struct RigSet {
     std::vector<RigPtr> rigs;  ///< In config order.
     std::unordered_map<std::string, RigPtr> by_file;
+    double revoke_after_s = 600;  ///< The top-level source's (rigs may have their own).
 };
 
 /// What a reload changed, by rig file name.
@@ -52,6 +53,14 @@ class RigRegistry {
     /// null (the credential helper's --rig takes either). Thread-safe.
     RigPtr find_rig(std::string_view file_or_id) const;
 
+    /// Rigs whose source can revoke (TokenSource::can_revoke) hand the tokens
+    /// they replace to `revoker`, now and after every reload. Call before the
+    /// scheduler starts; `revoker` must outlive the rigs' refreshes.
+    void set_revoker(Revoker* revoker);
+    /// True when a rig of the current generation serves `token` (Rig::serves).
+    /// Thread-safe: the revoker asks.
+    bool serves(const std::string& token) const;
+
     /// The current generation. Thread-safe; never null.
     std::shared_ptr<const RigSet> rigs() const { return current_.load(); }
 
@@ -73,6 +82,7 @@ class RigRegistry {
     RandomUnit random_;
     std::function<void()> on_refreshed_;
     const BackingDir* backing_;
+    std::atomic<Revoker*> revoker_{nullptr};
     std::atomic<std::shared_ptr<const RigSet>> current_;
 };
 

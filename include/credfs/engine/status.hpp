@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "credfs/core/clock.hpp"
+#include "credfs/engine/revoker.hpp"
 #include "credfs/engine/rig_registry.hpp"
 
 namespace credfs {
@@ -18,7 +20,13 @@ struct StatusInfo {
     /// The front end serving the rig files: "mount" (FUSE) or "files"
     /// (plain files kept fresh, no mount).
     std::string mode = "mount";
+    /// Revocation of replaced tokens; null when no source revokes.
+    const Revoker* revoker = nullptr;
 };
+
+/// GitHub's rate limit per installation, the latest reading of the rigs'
+/// sources (one per installation label, the newest wins), in label order.
+std::vector<RateLimit> rate_limits(const RigSet& rigs);
 
 /// One rig's state word: "ok", "stale" (less than min_ttl_s left), "failing"
 /// (the last refresh failed, the token still valid), "expired", "no token".
@@ -29,7 +37,10 @@ std::string rig_state(const Rig& rig, WallTime now);
 ///  "expires_at", "seconds_left", "last_refresh_at", "next_refresh_at",
 ///  "last_error", "refreshes", "failures", "consecutive_failures",
 ///  "on_demand_waits", "rejections", "write_through": {"ok", "failures",
-///  "error"}}]}. Times are ISO-8601 UTC (wall time) or null; a token that
+///  "error"}}], "rate_limits": [{"installation", "limit", "remaining",
+///  "reset_at"}], "revocation": {"revoked", "already_dead", "failures",
+///  "pending"} (only with StatusInfo::revoker)}. Times are ISO-8601 UTC (wall time) or null; a
+///  token that
 /// never expires has "expires_at": "never" and "seconds_left": null. In
 /// files mode a rig whose file cannot be written (write_through not ok) is
 /// "failing" rather than "ok" or "stale", with "last_error" naming the file

@@ -60,6 +60,14 @@ class GastownSource final : public TokenSource {
     Token fetch(const RigConfig& rig) override;
     std::string type_name() const override { return "gastown"; }
 
+    /// source.revoke_superseded with source.github_api_url (opt-in: a
+    /// control plane may hand the same token to other containers).
+    bool can_revoke() const override {
+        return config_.revoke_superseded && !config_.github_api_url.empty();
+    }
+    /// DELETE {github_api_url}/installation/token (sources/token_revocation.hpp).
+    RevokeOutcome revoke(const std::string& token, double max_s) override;
+
     /// The URL fetch() posts to for `rig_id`.
     std::string refresh_url(const std::string& rig_id) const;
 
@@ -71,6 +79,7 @@ class GastownSource final : public TokenSource {
     SourceConfig config_;
     HttpClient& http_;
     const Clock& clock_;
+    RateLimitTracker rate_;  // GitHub's, seen on revocations: for the warning
 };
 
 }  // namespace credfs

@@ -2,7 +2,10 @@
 // (GitHub REST API, version 2022-11-28):
 //   POST {api_url}/app/installations/{installation_id}/access_tokens
 //   Authorization: Bearer <RS256 JWT signed with the App's private key>
-// answered 201 with {"token": "ghs_...", "expires_at": "..."}.
+// answered 201 with {"token": "ghs_...", "expires_at": "..."}. An installation
+// given as a repository or an organization is found first with
+//   GET {api_url}/repos/{owner}/{repo}/installation  or  GET {api_url}/orgs/{org}/installation
+// (same JWT), answered 200 with {"id": <installation id>, ...}.
 #pragma once
 
 #include <atomic>
@@ -14,6 +17,7 @@
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
 #include "credfs/sources/http_client.hpp"
+#include "credfs/sources/rate_limit.hpp"
 #include "credfs/sources/token_source.hpp"
 
 typedef struct evp_pkey_st EVP_PKEY;
@@ -47,8 +51,25 @@ class GitHubAppSource final : public TokenSource {
     /// SourceError with a cause per status: 401 (check the clock and app id),
     /// 403/404 (installation suspended or not found), 422 (bad scope), rate
     /// limits (with retry_after_s from Retry-After or x-ratelimit-reset).
+    /// An installation configured as a repository or organization is
+    /// discovered on first use and cached; a 404 at mint (the App was
+    /// reinstalled: a new id) discovers it once more and mints again before
+    /// failing. A failed discovery is one SourceError naming the repository
+    /// or organization.
     Token fetch(const RigConfig& rig) override;
     std::string type_name() const override { return "github_app"; }
+
+    /// The rate limit of the latest response from GitHub (mint, discovery
+    /// or revocation).
+    std::optional<RateLimit> rate_limit() const override { return rate_.latest(); }
+    /// source.revoke_superseded.
+    bool can_revoke() const override { return config_.revoke_superseded; }
+    /// DELETE {api_url}/installation/token with `token` itself (sources/token_revocation.hpp).
+    RevokeOutcome revoke(const std::string& token, double max_s) override;
+
+    /// The installation id minted for: the configured one, or the one last
+    /// discovered; empty before a discovery.
+    std::string installation_id() const;
 
     /// Seconds the server's clock is ahead of ours, as last measured.
     double clock_skew_s() const { return skew_s_.load(); }
@@ -59,7 +80,23 @@ class GitHubAppSource final : public TokenSource {
         std::optional<Token> token;
         WallTime minted_at{};
     };
-    HttpResponse post(const RigConfig& rig, const std::string& body);
+    /// One request to `path` under api_url with the App's JWT, measuring the
+    /// skew and reading the rate limit; a 401 about the JWT's times after a
+    /// new skew measurement is sent once more, re-signed. The rate limit is
+    /// recorded for `installation` (its label).
+    HttpResponse call(const RigConfig& rig, const std::string& method, const std::string& path,
+                      const std::string& body, const std::string& installation);
+    /// The installation to mint for. `refused`: the id a mint just got a 404
+    /// for; when it is still the cached one, it is discovered again.
+    std::string installation_for(const RigConfig& rig, const std::string& refused);
+    /// GET /repos/{owner}/{repo}/installation or /orgs/{org}/installation.
+    std::string discover(const RigConfig& rig);
+    /// "repository owner/repo", "org name" or the configured id.
+    std::string configured_as() const;
+    bool discovered() const { return config_.installation_id.empty(); }
+    Token mint(const RigConfig& rig, const std::string& body);
+    [[noreturn]] void fail_mint(const RigConfig& rig, const std::string& id,
+                                const HttpResponse& resp, bool rediscovered) const;
     /// Updates the skew from the response's Date header when it moved by more
     /// than its one-second resolution; true when it did.
     bool measure_skew(const HttpResponse& resp);
@@ -72,6 +109,10 @@ class GitHubAppSource final : public TokenSource {
     std::atomic<double> skew_s_{0};
     std::mutex shared_mu_;
     std::map<std::string, std::unique_ptr<Shared>> shared_;
+    // Held across a discovery: one at a time, and the others wait for its id.
+    mutable std::mutex install_mu_;
+    std::string installation_id_;  // guarded by install_mu_
+    RateLimitTracker rate_;
 };
 
 }  // namespace credfs

@@ -10,12 +10,13 @@
 namespace credfs {
 
 struct HttpRequest {
+    std::string method = "POST";  ///< "POST", "GET" or "DELETE".
     std::string url;
     std::vector<std::string> headers;  ///< "Name: value" lines.
-    std::string body;
-    double connect_timeout_s = 5;  ///< Bound on connecting (TCP + TLS), seconds.
-    double timeout_s = 10;         ///< Bound on the whole request, seconds.
-    std::string ca_bundle;         ///< PEM file of trusted CAs; empty: the system's.
+    std::string body;                  ///< Sent with POST only.
+    double connect_timeout_s = 5;      ///< Bound on connecting (TCP + TLS), seconds.
+    double timeout_s = 10;             ///< Bound on the whole request, seconds.
+    std::string ca_bundle;             ///< PEM file of trusted CAs; empty: the system's.
 };
 
 struct HttpResponse {
@@ -35,9 +36,10 @@ class HttpError : public std::runtime_error {
 class HttpClient {
   public:
     virtual ~HttpClient() = default;
-    /// Sends a POST and returns whatever status the server answered (redirects
-    /// are not followed). Thread-safe. Throws HttpError.
-    virtual HttpResponse post(const HttpRequest& request) = 0;
+    /// Sends `request` (its method, headers and, for a POST, its body) and
+    /// returns whatever status the server answered (redirects are not
+    /// followed). Thread-safe. Throws HttpError.
+    virtual HttpResponse send(const HttpRequest& request) = 0;
 };
 
 /// libcurl, one easy handle per request. Response bodies over 1 MiB are refused
@@ -51,7 +53,7 @@ class HttpClient {
 /// Call curl_global_init before starting threads (the daemon does in main).
 class CurlHttpClient final : public HttpClient {
   public:
-    HttpResponse post(const HttpRequest& request) override;
+    HttpResponse send(const HttpRequest& request) override;
 };
 
 }  // namespace credfs

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -9,6 +10,7 @@
 #include "credfs/core/config.hpp"
 #include "credfs/core/credential.hpp"
 #include "credfs/sources/http_client.hpp"
+#include "credfs/sources/rate_limit.hpp"
 
 namespace credfs {
 
@@ -28,6 +30,18 @@ class SourceError : public std::runtime_error {
     double retry_after_s_;
 };
 
+/// What one attempt to revoke a token came to.
+struct RevokeOutcome {
+    enum class Result {
+        Revoked,      ///< The upstream revoked it (GitHub: 204).
+        AlreadyDead,  ///< The upstream no longer knows it (GitHub: 401): as good as revoked.
+        Failed,       ///< No answer, or another status: try again later.
+    };
+    Result result = Result::Failed;
+    std::string error;         ///< Failed: one line naming the cause; never the token.
+    double retry_after_s = 0;  ///< Failed: seconds the upstream asked to wait; 0: none.
+};
+
 class TokenSource {
   public:
     virtual ~TokenSource() = default;
@@ -43,6 +57,20 @@ class TokenSource {
 
     /// The config's source.type, for logs.
     virtual std::string type_name() const = 0;
+
+    /// GitHub's rate limit as the source's latest response reported it;
+    /// std::nullopt for sources that do not talk to GitHub. Thread-safe.
+    virtual std::optional<RateLimit> rate_limit() const { return std::nullopt; }
+
+    /// True when tokens this source handed out are revoked once replaced
+    /// (source.revoke_superseded, and where to revoke them).
+    virtual bool can_revoke() const { return false; }
+    /// Revokes `token`: one request bounded by the source's timeouts and by
+    /// `max_s` seconds (a shutdown's budget; +inf: none); never throws.
+    /// Thread-safe.
+    virtual RevokeOutcome revoke(const std::string& /*token*/, double /*max_s*/) {
+        return {RevokeOutcome::Result::Failed, "this source cannot revoke tokens", 0};
+    }
 };
 
 /// The upstream's own words on an error, for a log line: ": <text>" from a
