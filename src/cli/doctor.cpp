@@ -425,8 +425,13 @@ CheckResult check_http_path(const CommandOutput& probe, const std::string& url,
     if (trim(scope_value) == "false") {
         // Already set where git-setup puts it, and overridden by a later
         // credential.useHttpPath: git-setup writes its section after it.
+        // git-setup moves its section after such a line only within its own
+        // file; one in a later file (the repository's config, GIT_CONFIG_*
+        // variables) must be removed where it is.
         fix = key + " is false, but a credential.useHttpPath read after it wins; fix: " +
-              std::string(setup);
+              std::string(setup) +
+              ", or remove that line where it is: git config --show-origin --get-regexp "
+              "'^credential\\..*usehttppath$'";
     } else {
         fix = "fix: " + (repo.empty() ? "git config --global " : "git -C " + repo + " config ") +
               key + " false";

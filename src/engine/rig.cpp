@@ -579,6 +579,46 @@ void Rig::seed_from_fallback() {
         seconds_between(now, stats_.next_refresh_at));
 }
 
+void Rig::adopt_held_back(const Rig& old) {
+    // The token belongs to its upstream and scopes: a changed source or
+    // scope must mint its own.
+    const bool same_upstream =
+        old.config_.id == config_.id && old.config_.repositories == config_.repositories &&
+        old.config_.permissions == config_.permissions &&
+        (config_.source ? old.config_.source == config_.source : &old.source_ == &source_);
+    if (!same_upstream) return;
+    CredentialPtr held;
+    CredentialPtr served_by_old;
+    WallTime hold_until{};
+    WallTime young_until{};
+    WallTime next_refresh{};
+    bool lag_hold = false;
+    {
+        MutexLock lock(old.mu_);
+        if (!old.serving_previous() || old.newest_->rejected) return;
+        held = old.newest_;
+        served_by_old = old.previous_;
+        hold_until = old.hold_until_;
+        young_until = old.young_until_;
+        lag_hold = old.lag_hold_;
+        next_refresh = old.stats_.next_refresh_at;
+    }
+    const WallTime now = clock_.now();
+    MutexLock lock(mu_);
+    // The seed is what the file says readers got: only that one is held on to.
+    if (!newest_ || newest_->token != served_by_old->token) return;
+    previous_ = newest_;
+    newest_ = std::make_shared<const Credential>(held->token, held->expires_at, held->fetched_at,
+                                                 git_.render(held->token));
+    hold_until_ = hold_until;
+    young_until_ = young_until;
+    lag_hold_ = lag_hold;
+    stats_.next_refresh_at = next_refresh;
+    choose_served(now);
+    spdlog::info("rig {}: kept the new token held back across the reload (served in {:.1f} s)",
+                 config_.id, std::max(0.0, seconds_between(now, next_publication_at())));
+}
+
 WallTime Rig::next_refresh_at() const {
     MutexLock lock(mu_);
     return stats_.next_refresh_at;

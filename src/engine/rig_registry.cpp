@@ -109,7 +109,11 @@ ReloadSummary RigRegistry::reload(const std::shared_ptr<const Config>& config,
     auto next = build(config, source, false);
     const auto old = current_.load();
     for (const auto& rig : old->rigs) rig->retire();
-    for (const auto& rig : next->rigs) rig->seed_from_fallback();  // after their last writes
+    for (const auto& rig : next->rigs) {
+        rig->seed_from_fallback();  // after their last writes
+        const auto was = old->by_file.find(rig->config().file);
+        if (was != old->by_file.end()) rig->adopt_held_back(*was->second);
+    }
     ReloadSummary summary;
     for (const auto& rig : next->rigs) {
         const std::string& file = rig->config().file;

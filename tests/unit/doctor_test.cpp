@@ -207,7 +207,14 @@ TEST_F(DoctorTest, GitAskingWithAPathFailsWithTheConfigFix) {
     // setting it again would change nothing.
     const CheckResult overridden = check_http_path(with_path, url, "", "false\n", setup);
     EXPECT_EQ(overridden.level, CheckLevel::Fail);
-    EXPECT_TRUE(overridden.text.ends_with("fix: gastown-creds-git-setup RIG")) << overridden.text;
+    // git-setup only moves its own section to the end of its file: a later
+    // line in another file (a repository's config, GIT_CONFIG_* variables)
+    // still wins, so the fix also says how to find that line.
+    EXPECT_NE(overridden.text.find("fix: gastown-creds-git-setup RIG"), std::string::npos)
+        << overridden.text;
+    EXPECT_TRUE(overridden.text.ends_with(
+        "git config --show-origin --get-regexp '^credential\\..*usehttppath$'"))
+        << overridden.text;
 
     const CheckResult host_only =
         check_http_path(git_said(0, "protocol=https\nhost=github.com\nusername=u\npassword=none\n"),

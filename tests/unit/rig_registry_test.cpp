@@ -60,6 +60,35 @@ TEST_F(RigRegistryTest, ReloadAddsRemovesAndKeepsValidTokensWithoutUpstreamCalls
     EXPECT_EQ(source_->calls(), calls + 1);
 }
 
+// A reload (SIGHUP) while a new token is held back (refresh.publish_delay_s)
+// keeps that token and its publication time: the fallback file still holds
+// the previous one, whose refresh time has passed, so seeding from the file
+// alone minted again and published that mint with hardly any delay.
+TEST_F(RigRegistryTest, ReloadDuringAPublishDelayKeepsTheHeldBackToken) {
+    RigRegistry registry(
+        config_with({"a"}), source_, clock_, [] { return 0.0; }, {}, &backing_);
+    const RigPtr old = registry.find("a");
+    old->refresh_async(RefreshTrigger::Background).wait();
+    const std::string first = old->current()->token;
+    clock_.advance(40);  // the refresh time: 20 s (margin_s) before expiry
+    old->refresh_async(RefreshTrigger::Background).wait();
+    ASSERT_EQ(old->current()->token, first);  // the new one is held back 5 s
+    const WallTime publish_at = old->next_publication_at();
+    ASSERT_NE(publish_at, WallTime::max());
+    const int calls = source_->calls();
+
+    registry.reload(config_with({"a"}), source_);
+    const RigPtr rig = registry.find("a");
+    EXPECT_EQ(rig->current()->token, first);
+    EXPECT_EQ(rig->next_publication_at(), publish_at);
+    EXPECT_GT(rig->next_refresh_at(), clock_.now());  // nothing due: no mint
+    clock_.advance(5);
+    const ReadResult r = rig->credential_for_read();
+    ASSERT_EQ(r.error, 0);
+    EXPECT_NE(r.credential->token, first);
+    EXPECT_EQ(source_->calls(), calls);
+}
+
 TEST_F(RigRegistryTest, ReloadWaitsForInFlightRefreshesOfTheOldRigs) {
     RigRegistry registry(
         config_with({"a"}), source_, clock_, [] { return 0.0; }, {}, &backing_);

@@ -152,6 +152,16 @@ class Rig {
     /// Call before the first refresh; nothing happens without a fallback.
     void seed_from_fallback() CREDFS_EXCLUDES(mu_);
 
+    /// After a config reload, from the retired rig `old` of the same file:
+    /// when `old` was holding a new token back (publish delay, or a lag
+    /// erase) and this rig was seeded with the token it served, takes over
+    /// the held-back token, its publication time and its refresh time, so a
+    /// reload neither mints again nor publishes early. Only for the same rig
+    /// id and token source (the same source object, or an equal per-rig
+    /// source with equal scopes). Call after seed_from_fallback(), before the
+    /// first refresh. Thread-safe.
+    void adopt_held_back(const Rig& old) CREDFS_EXCLUDES(mu_);
+
     /// Takes the rig out of service for a config reload: no refresh starts
     /// after this, and it returns once none runs or writes (bounded by the
     /// source's timeouts). Reads of its current token keep working.
