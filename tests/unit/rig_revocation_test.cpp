@@ -15,6 +15,10 @@ constexpr double kUnbounded = std::numeric_limits<double>::infinity();
 
 class RigRevocationTest : public test::RigTestBase {
   protected:
+    // These tests are about hand-over and hand-out; publication (and its lag
+    // rule) is RotationTest's. The held-back case is tested on its own below.
+    RigRevocationTest() { refresh_.publish_delay_s = 0; }
+
     Revoker revoker_{clock_, [] { return 0.0; }, refresh_,
                      [this](const std::string& t) { return rig_ && rig_->serves(t); }};
     std::unique_ptr<Rig> rig_;
@@ -47,6 +51,32 @@ TEST_F(RigRevocationTest, AReplacedTokenGoesToTheRevokerAndIsRevokedOnlyWhenUnus
     EXPECT_EQ(revoker_.revoke_due(clock_.now(), kUnbounded), 1);
     EXPECT_EQ(source_.revoked(), std::vector<std::string>{first});
     EXPECT_NE(source_.revoked().front(), rig_->current()->token);
+}
+
+TEST_F(RigRevocationTest, AHeldBackTokensPredecessorIsHandedOverAtPublicationNotAtTheRefresh) {
+    refresh_.publish_delay_s = 5;  // margin 20 - min_ttl 10 leaves room for it
+    rig_ = make_rig();
+    rig_->set_revoker(&revoker_, 30);
+    prime(*rig_);
+    const std::string first = rig_->current()->token;
+    clock_.advance(1);
+    rig_->refresh_async(RefreshTrigger::Background).wait();
+    EXPECT_EQ(rig_->current()->token, first) << "held back: the first token is still served";
+    EXPECT_EQ(revoker_.stats().pending, 0u);
+    EXPECT_TRUE(rig_->serves(first));
+    clock_.advance(2);
+    ASSERT_EQ(rig_->credential_for_read().error, 0);  // handed out at t=3, during the hold
+    clock_.advance(3);
+    ASSERT_TRUE(rig_->publish_due(clock_.now()));  // published at t=6
+    ASSERT_NE(rig_->current()->token, first);
+    EXPECT_EQ(revoker_.stats().pending, 1u);
+    // Until the new token leaves its lag window (delay + 10 s after its mint,
+    // t=16) a lag erase could serve the first token again: it is still in use.
+    EXPECT_TRUE(rig_->serves(first));
+    clock_.advance(30);  // t=36: 30 s after publication and 33 after the last read
+    EXPECT_FALSE(rig_->serves(first));
+    EXPECT_EQ(revoker_.revoke_due(clock_.now(), kUnbounded), 1);
+    EXPECT_EQ(source_.revoked(), std::vector<std::string>{first});
 }
 
 TEST_F(RigRevocationTest, GitsEraseKeepsTheLastHandOutOfTheSameToken) {
@@ -88,6 +118,7 @@ TEST(RigRegistryRevocation, OnlyRigsWhoseSourceCanRevokeHandTokensOver) {
         config->rigs.push_back(r);
     }
     config->refresh.min_ttl_s = 10;
+    config->refresh.publish_delay_s = 0;  // hand-over at the refresh: publication is not the point
     config->source.revoke_after_s = 7;
     auto revoking = std::make_shared<test::FakeSource>(clock, 60);
     revoking->set_can_revoke(true);
