@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -27,6 +28,15 @@ namespace credfs {
 namespace {
 
 constexpr const char* kGitHubHost = "github.com";
+// gastown-creds-git-setup's mountpoint when GASTOWN_CREDS_MOUNTPOINT is unset.
+constexpr const char* kScriptMountpoint = "/tmp/gastown-creds";
+
+// 'text' for a POSIX shell: ' becomes '\''.
+std::string shell_single_quoted(const std::string& text) {
+    std::string out = "'";
+    for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
 
 CheckResult ok(std::string text) { return {CheckLevel::Ok, std::move(text)}; }
 CheckResult info(std::string text) { return {CheckLevel::Info, std::move(text)}; }
@@ -150,6 +160,28 @@ CheckResult check_status_document(const std::string& status_json, const std::str
                     " (details: gastown-credfs status " + mountpoint + ")");
     }
     return ok(where + ": " + serving + ", every rig ok");
+}
+
+/// When `path` holds credential-store lines and none is for `url` (git's
+/// credential-store matching: protocol and host, case-insensitive host),
+/// the first line's "protocol://host"; else nullopt (no lines, unreadable,
+/// or a match). Reads the file through the mount, like git; prints nothing.
+std::optional<std::string> other_host_only(const std::string& path, std::string_view url) {
+    std::ifstream in(path);
+    std::optional<std::string> first;
+    const auto lower = [](std::string text) {
+        std::transform(text.begin(), text.end(), text.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        return text;
+    };
+    for (std::string line; std::getline(in, line);) {
+        const std::optional<StoreLineKey> key = parse_store_line(trim(line));
+        if (!key) continue;
+        const std::string origin = key->protocol + "://" + key->host;
+        if (lower(origin) == lower(std::string(url))) return std::nullopt;
+        if (!first) first = origin;
+    }
+    return first;
 }
 
 std::optional<std::string> read_file(const std::string& path, int& err) {
@@ -347,6 +379,13 @@ CheckResult check_credential_helper(const CommandOutput& git_config, const std::
         return warn(context + " is '" + helper + "', but " + *file + ": " + error_text(errno) +
                     " (is the mount up, and is that the rig's file name?)");
     }
+    if (auto other = other_host_only(*file, url)) {
+        return fail(*file + " has lines for " + *other + " only, not " + std::string(url) +
+                    ", so git asking " + std::string(url) +
+                    " finds no credential there; fix: set the rig's \"host\" to " +
+                    std::string(url.substr(std::min(url.find("://"), url.size()) + 3)) +
+                    " in the daemon's config, or configure git for " + *other);
+    }
     return ok(context + " is '" + helper + "'");
 }
 
@@ -497,6 +536,25 @@ std::vector<CheckResult> check_remotes(const CommandOutput& remote_v, const std:
     return out;
 }
 
+std::string git_setup_command(const DoctorOptions& options) {
+    std::string setup;
+    // The script writes a file under its own default unless told otherwise:
+    // a fix without the mountpoint would configure the wrong directory.
+    if (without_trailing_slash(options.mountpoint) != kScriptMountpoint) {
+        const bool plain =
+            options.mountpoint.find_first_not_of(
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-") ==
+            std::string::npos;
+        setup = "GASTOWN_CREDS_MOUNTPOINT=" +
+                (plain ? options.mountpoint : shell_single_quoted(options.mountpoint)) + " ";
+    }
+    setup += "gastown-creds-git-setup";
+    if (options.host != kGitHubHost) setup += " --host " + options.host;
+    setup += " RIG";
+    if (!options.repo.empty()) setup += " " + options.repo;
+    return setup;
+}
+
 std::vector<CheckResult> run_doctor(const DoctorOptions& options, WallTime now) {
     std::vector<CheckResult> checks;
     const DaemonProbe daemon = probe_daemon(options.mountpoint);
@@ -513,10 +571,7 @@ std::vector<CheckResult> run_doctor(const DoctorOptions& options, WallTime now) 
     for (auto& c : check_daemon(daemon, options.mountpoint, now)) checks.push_back(std::move(c));
 
     const std::string url = "https://" + options.host;
-    std::string setup = "gastown-creds-git-setup";
-    if (options.host != kGitHubHost) setup += " --host " + options.host;
-    setup += " RIG";
-    if (!options.repo.empty()) setup += " " + options.repo;
+    const std::string setup = git_setup_command(options);
     std::vector<std::string> git = {"git"};
     if (!options.repo.empty()) git = {"git", "-C", options.repo};
     auto git_with = [&](std::initializer_list<std::string> args) {

@@ -147,8 +147,11 @@ TEST_F(GitSetupE2e, GlobalUseHttpPathFailsUntilGitSetupAndDoctorSaysSo) {
     EXPECT_EQ(d3.exit_code, 1) << d3.out << d3.err;
     EXPECT_TRUE(has_line(d3.out, path_fail + "credential." + url() +
                                      ".useHttpPath is false, but a credential.useHttpPath read "
-                                     "after it wins; fix: gastown-creds-git-setup --host " +
-                                     host() + " RIG"))
+                                     "after it wins; fix: GASTOWN_CREDS_MOUNTPOINT=" +
+                                     harness_.mountpoint() + " gastown-creds-git-setup --host " +
+                                     host() +
+                                     " RIG, or remove that line where it is: git config "
+                                     "--show-origin --get-regexp '^credential\\..*usehttppath$'"))
         << d3.out;
     ASSERT_EQ(git_setup().exit_code, 0);
     const GitRun fetched = fetch(clone_path("after"));

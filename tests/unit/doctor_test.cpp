@@ -95,6 +95,31 @@ TEST_F(DoctorTest, StoreHelperOnARigFileIsOk) {
     }
 }
 
+TEST_F(DoctorTest, AStoreFileWithLinesForAnotherHostOnlyFails) {
+    std::ofstream(mnt_ + "/rig-a") << "https://x-access-token:ghs_secret@github.com\n";
+    const std::string helper = "store --file=" + mnt_ + "/rig-a\n";
+    EXPECT_EQ(check_credential_helper(git_said(0, helper), mnt_, "").level, CheckLevel::Ok);
+    EXPECT_EQ(check_credential_helper(git_said(0, helper), mnt_, "", "https://GitHub.com").level,
+              CheckLevel::Ok)
+        << "hosts match case-insensitively, as in git";
+    const CheckResult other =
+        check_credential_helper(git_said(0, helper), mnt_, "", "https://ghe.example.com:8443");
+    EXPECT_EQ(other.level, CheckLevel::Fail);
+    EXPECT_NE(other.text.find("has lines for https://github.com only, not "
+                              "https://ghe.example.com:8443"),
+              std::string::npos)
+        << other.text;
+    EXPECT_NE(other.text.find("set the rig's \"host\" to ghe.example.com:8443"), std::string::npos)
+        << other.text;
+    EXPECT_EQ(other.text.find("ghs_secret"), std::string::npos) << "never a token";
+    std::ofstream(mnt_ + "/rig-a") << "https://x-access-token:ghs_secret@github.com\n"
+                                   << "https://u:p@ghe.example.com:8443\n";
+    EXPECT_EQ(check_credential_helper(git_said(0, helper), mnt_, "", "https://ghe.example.com:8443")
+                  .level,
+              CheckLevel::Ok)
+        << "a kept line for that host serves it";
+}
+
 TEST_F(DoctorTest, StoreHelperOnAMissingRigFileWarns) {
     const CheckResult r =
         check_credential_helper(git_said(0, "store --file=" + mnt_ + "/nope\n"), mnt_, "");
@@ -397,6 +422,23 @@ TEST(CommandOutputTest, RunsWithoutAShellAndCollectsBothStreams) {
     const CommandOutput missing = run_command({"/nonexistent/program"});
     EXPECT_EQ(missing.exit_code, -1);
     EXPECT_NE(missing.err.find("cannot run"), std::string::npos);
+}
+
+TEST(DoctorFixTest, TheGitSetupFixNamesANonDefaultMountpointTheScriptWouldNotFind) {
+    DoctorOptions options;
+    EXPECT_EQ(git_setup_command(options), "gastown-creds-git-setup RIG");
+    options.mountpoint = "/tmp/gastown-creds/";
+    EXPECT_EQ(git_setup_command(options), "gastown-creds-git-setup RIG");
+    options.mountpoint = "/srv/creds";
+    options.host = "ghe.example.com:8443";
+    options.repo = "/src/r";
+    EXPECT_EQ(git_setup_command(options),
+              "GASTOWN_CREDS_MOUNTPOINT=/srv/creds gastown-creds-git-setup --host "
+              "ghe.example.com:8443 RIG /src/r");
+    options = DoctorOptions{};
+    options.mountpoint = "/srv/it's here";
+    EXPECT_EQ(git_setup_command(options),
+              "GASTOWN_CREDS_MOUNTPOINT='/srv/it'\\''s here' gastown-creds-git-setup RIG");
 }
 
 }  // namespace

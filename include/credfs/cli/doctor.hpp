@@ -71,8 +71,9 @@ CheckResult check_rig_files(const std::string& status_json, const std::string& d
 /// path ending in git-credential-store) with <path> inside `mountpoint`, or
 /// `gastown-credfs credential-helper` (the daemon's helper, no file
 /// fallback); WARN when that file does not exist; FAIL when no helper is set
-/// or it is another helper or file. `where` names the config looked at (a
-/// repository, or empty), `setup` the git-setup command for the fix
+/// or it is another helper or file, or when the file has credential-store
+/// lines but none for `url` (a rig configured for another host). `where` names the config looked at
+/// (a repository, or empty), `setup` the git-setup command for the fix
 /// ("gastown-creds-git-setup RIG [REPO]").
 CheckResult check_credential_helper(const CommandOutput& git_config, const std::string& mountpoint,
                                     std::string_view where,
@@ -128,6 +129,12 @@ struct DoctorOptions {
     /// The host (optionally :port) git asks for: the rig's "host" config.
     std::string host = "github.com";
 };
+
+/// The gastown-creds-git-setup command that configures git for `options`,
+/// printed as a fix: `--host` when not github.com, the repo when given, and
+/// GASTOWN_CREDS_MOUNTPOINT=<mountpoint> (single-quoted when it needs it)
+/// when the mountpoint is not the script's default, /tmp/gastown-creds.
+std::string git_setup_command(const DoctorOptions& options);
 
 /// Runs every check in order: /dev/fuse, fusermount3 (Info instead of a
 /// failure when files mode serves), the daemon (mount or files mode), the
