@@ -405,7 +405,7 @@ std::vector<std::string> warnings_for(const Config& cfg) {
         msg << "refresh.publish_delay_s (" << cfg.refresh.publish_delay_s
             << " s) does not fit in refresh.margin_s - refresh.min_ttl_s: new tokens are "
                "published after "
-            << applied << " s";
+            << applied << " s (lower refresh.publish_delay_s or raise refresh.margin_s to keep it)";
         out.push_back(msg.str());
     }
     if (cfg.source.type == SourceConfig::Type::Gastown &&

@@ -313,7 +313,7 @@ Rig::Taken Rig::on_success(Token token, WallTime now, double latency_s, RefreshT
             : fmt::format("{:.1f} s after the old token expired", -old->ttl_at(now));
     const std::string served = taken == Taken::Published
                                    ? std::string("served now")
-                                   : fmt::format("served in {:.1f} s (refresh.publish_delay_s)",
+                                   : fmt::format("held back {:.1f} s (refresh.publish_delay_s)",
                                                  seconds_between(now, next_publication_at()));
     spdlog::info(
         "rig {}: refreshed ({}): new token expires {} (in {:.1f} s{}); {}; {}; upstream "
@@ -510,8 +510,10 @@ std::string Rig::absorb_erase(Erase kind, WallTime now) {
     const std::string then =
         serving_previous() ? fmt::format(
                                  "serving the previous token ({:.1f} s left) until the new one is "
-                                 "{:.1f} s old",
-                                 previous_->ttl_at(now), lag_window_s(refresh_))
+                                 "{:.1f} s old or the previous one has refresh.min_ttl_s left, "
+                                 "in {:.1f} s",
+                                 previous_->ttl_at(now), lag_window_s(refresh_),
+                                 std::max(0.0, seconds_between(now, next_publication_at())))
                            : std::string("no previous token to serve: keeping the new one");
     return fmt::format(
         "rig {}: git erased a token {:.1f} s old: taken as replication lag, not a revocation; "
@@ -615,7 +617,7 @@ void Rig::adopt_held_back(const Rig& old) {
     lag_hold_ = lag_hold;
     stats_.next_refresh_at = next_refresh;
     choose_served(now);
-    spdlog::info("rig {}: kept the new token held back across the reload (served in {:.1f} s)",
+    spdlog::info("rig {}: kept the new token held back across the reload (held back {:.1f} s more)",
                  config_.id, std::max(0.0, seconds_between(now, next_publication_at())));
 }
 

@@ -318,7 +318,8 @@ TEST_F(ConfigTest, APublishDelayWithoutRoomShrinksWithOneWarning) {
     ASSERT_EQ(tight.warnings.size(), 1u);
     EXPECT_EQ(tight.warnings[0],
               "refresh.publish_delay_s (5 s) does not fit in refresh.margin_s - "
-              "refresh.min_ttl_s: new tokens are published after 2 s");
+              "refresh.min_ttl_s: new tokens are published after 2 s (lower "
+              "refresh.publish_delay_s or raise refresh.margin_s to keep it)");
     const Config none =
         parse_config(gastown(R"(, "refresh": {"margin_s": 3, "min_ttl_s": 3})"), env());
     ASSERT_EQ(none.warnings.size(), 1u);
