@@ -439,10 +439,9 @@ std::vector<std::string> http_path_probe_argv(const std::string& url, const std:
     // The empty helper, last on the command line, drops every configured
     // one: only the stub answers, with a dummy user, so no prompt and no
     // real credential is involved.
-    argv.insert(argv.end(), {"-c", "credential.helper=", "-c",
-                             "credential.helper=!f() { echo username=gastown-credfs-doctor; echo "
-                             "password=none; }; f",
-                             "credential", "fill"});
+    const std::string stub =
+        "credential.helper=!f() { echo username=gastown-credfs-doctor; echo password=none; }; f";
+    argv.insert(argv.end(), {"-c", "credential.helper=", "-c", stub, "credential", "fill"});
     return argv;
 }
 
