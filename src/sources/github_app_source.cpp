@@ -19,6 +19,16 @@ namespace credfs {
 
 namespace {
 
+// GitHub answers 401 to a JWT it cannot verify (a skewed clock, another
+// App's id or key), at discovery and at mint alike.
+SourceError jwt_refused(const std::string& who, const std::string& says, int status) {
+    return SourceError(who +
+                           ": the app JWT was refused: check this machine's clock and "
+                           "source.app_id / private_key_file" +
+                           says,
+                       status);
+}
+
 std::string compact(const Json::Value& v) {
     Json::StreamWriterBuilder w;
     w["indentation"] = "";
@@ -190,13 +200,7 @@ std::string GitHubAppSource::discover(const RigConfig& rig) {
                               (repo ? "repository" : "org") + " is misspelt)" + says,
                           resp.status);
     }
-    if (resp.status == 401) {
-        throw SourceError(who +
-                              ": the app JWT was refused: check this machine's clock and "
-                              "source.app_id / private_key_file" +
-                              says,
-                          resp.status);
-    }
+    if (resp.status == 401) throw jwt_refused(who, says, resp.status);
     if (resp.status != 200) throw SourceError(who + says, resp.status);
     Json::Value root;
     std::unique_ptr<Json::CharReader> reader(Json::CharReaderBuilder().newCharReader());
@@ -239,13 +243,7 @@ void GitHubAppSource::fail_mint(const RigConfig& rig, const std::string& id,
             who + " rate limited; retrying after " + std::to_string(wait) + " s" + says,
             resp.status, wait);
     }
-    if (resp.status == 401) {
-        throw SourceError(who +
-                              ": the app JWT was refused: check this machine's clock and "
-                              "source.app_id / private_key_file" +
-                              says,
-                          resp.status);
-    }
+    if (resp.status == 401) throw jwt_refused(who, says, resp.status);
     if (resp.status == 403 || resp.status == 404) {
         throw SourceError(who + ": installation suspended, removed or not this app's" +
                               (rediscovered ? " (also just after discovering it again)" : "") +
