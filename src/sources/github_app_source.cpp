@@ -21,7 +21,7 @@ namespace {
 
 // GitHub answers 401 to a JWT it cannot verify (a skewed clock, another
 // App's id or key), at discovery and at mint alike.
-SourceError jwt_refused(const std::string& who, const std::string& says, int status) {
+SourceError jwt_refused(const std::string& who, const std::string& says, long status) {
     return SourceError(who +
                            ": the app JWT was refused: check this machine's clock and "
                            "source.app_id / private_key_file" +
