@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <thread>
 
+#include "credfs/core/signals.hpp"
+
 namespace credfs {
 
 namespace {
@@ -193,6 +195,12 @@ std::shared_future<void> Rig::start_refresh(RefreshTrigger trigger) {
     std::shared_future<void> flight = done.get_future().share();
     // Start the thread before marking the flight: if it cannot start
     // (std::system_error), the rig is left as it was, not stuck "in flight".
+    // A refresh started from a FUSE worker would inherit its open signal
+    // mask: a SIGTERM handled on this short-lived thread sets libfuse's exit
+    // flag while the main loop and the workers sleep on, and the daemon
+    // hangs (LifecycleTest.SigtermAsSoonAsTheMountAppearsUnmountsAndExitsZero
+    // under TSan). Blocked here, the signal reaches a thread that wakes.
+    const DaemonSignalsBlocked blocked;
     std::thread(&Rig::run_refresh, this, trigger, std::move(done)).detach();
     flight_ = flight;
     in_flight_ = true;
