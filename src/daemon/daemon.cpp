@@ -419,6 +419,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
         e.reloader->start();  // after libfuse's handlers: SIGHUP reloads instead of unmounting
         spdlog::info("mounted {} rig(s) at {}, source {}", e.registry->rigs()->rigs.size(),
                      options.mountpoint, e.source->type_name());
+        start_kernel_cache(filesystem, se, e.registry->served_feed());
         e.scheduler.start(*e.registry);
         e.revoker->start();
         announcer =
@@ -449,6 +450,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
         e.reloader->stop();
         e.scheduler.stop();
     }
+    stop_kernel_cache(filesystem, e.registry->served_feed());
     fuse_remove_signal_handlers(se);
     fuse_session_unmount(se);
     fuse_session_destroy(se);

@@ -368,6 +368,7 @@ void Rig::serve(const Credential& cred) {
                                                    git_.render(cred.token), cred.rejected);
     next->mark_handed_out(cred.last_handed_out());
     const CredentialPtr old = current_.exchange(next);
+    if (feed_ != nullptr) feed_->changed(config_.file);
     if (!old) return;
     if (old->token == cred.token) {
         next->mark_handed_out(std::max(old->last_handed_out(), cred.last_handed_out()));

@@ -57,6 +57,7 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
         auto rig = std::make_shared<Rig>(rig_config, source_for(rig_config), config->refresh,
                                          clock_, random_, on_refreshed_);
         rig->keep_alive(owner);
+        rig->set_served_feed(&feed_);
         if (Revoker* revoker = revoker_.load(); revoker != nullptr && rig->can_revoke()) {
             rig->set_revoker(revoker, rig_config.source ? rig_config.source->revoke_after_s
                                                         : config->source.revoke_after_s);

@@ -110,7 +110,8 @@ NodeAttr Filesystem::base_attr() const {
 
 void Filesystem::rig_attr(const Rig& rig, NodeAttr& out) const {
     out.ino = named_.ino_of(rig.config().file);
-    if (const CredentialPtr cred = rig.current()) {
+    out.cacheable = true;
+    if (const CredentialPtr cred = cache_.attr_content(out.ino, rig.current())) {
         out.size = static_cast<off_t>(cred->content.size());
         out.mtime = cred->fetched_at;
     }
@@ -144,9 +145,14 @@ int Filesystem::other_attr(const std::string& name, NodeAttr& out) const {
 bool Filesystem::handle_attr(Ino ino, const OpenFile& open, NodeAttr& out) const {
     return std::visit(Overloaded{
                           [&](const RigFile& f) {
+                              // The pages' content while cached handles are
+                              // open, even for a direct_io handle: the
+                              // kernel's i_size must match its pages.
+                              const CredentialPtr cred = cache_.attr_content(ino, f.credential);
                               out.ino = ino;
-                              out.size = static_cast<off_t>(f.credential->content.size());
-                              out.mtime = f.credential->fetched_at;
+                              out.cacheable = true;
+                              out.size = static_cast<off_t>(cred->content.size());
+                              out.mtime = cred->fetched_at;
                               return true;
                           },
                           [&](const RenderedFile& f) {
@@ -198,6 +204,7 @@ int Filesystem::getattr(Ino ino, const OpenFile* open, NodeAttr& out) const {
                 out.ino = kRootIno;
                 out.is_dir = true;
                 out.mode = 0700;
+                out.cacheable = true;  // fixed for the mount's life
                 return 0;
             },
             [&](const DaemonFile* f) {
@@ -259,7 +266,9 @@ int Filesystem::open(Ino ino, int flags, std::unique_ptr<OpenFile>& out) {
                 if (!opens_read_only(flags)) return -EACCES;
                 ReadResult result = rig->credential_for_read();
                 if (result.error != 0) return -result.error;
-                out = std::make_unique<OpenFile>(RigFile{std::move(result.credential)});
+                const bool page_cache = cache_.admit(ino, result.credential);
+                out = std::make_unique<OpenFile>(
+                    RigFile{std::move(result.credential), ino, page_cache});
                 return 0;
             },
             [&](const BackingNode& b) { return open_other(b.name, flags, out); },
@@ -312,7 +321,12 @@ ssize_t Filesystem::write(const OpenFile& file, std::string_view data, off_t off
     return write_open_file(file, scratch_, data, offset, append);
 }
 
-void Filesystem::release(OpenFile& file) { release_open_file(file, scratch_); }
+void Filesystem::release(OpenFile& file) {
+    if (const auto* rig = std::get_if<RigFile>(&file); rig != nullptr && rig->page_cache) {
+        cache_.release(rig->ino);
+    }
+    release_open_file(file, scratch_);
+}
 
 int Filesystem::truncate(Ino ino, const OpenFile* open, off_t size) {
     if (open != nullptr) {

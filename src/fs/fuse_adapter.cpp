@@ -80,14 +80,22 @@ struct stat to_stat(const NodeAttr& attr, fuse_ino_t ino) {
 /// the kernel then looks the name up again (and gets ENOENT).
 constexpr double kStableEntryTimeoutS = 10;
 
-/// Attribute timeouts are 0 (a refresh changes a rig file's size behind the
-/// kernel's back), and so are entry timeouts for scratch files, whose names
-/// git renames and recreates all the time.
+/// Seconds the kernel may keep the attributes of a rig file or the root
+/// (NodeAttr::cacheable): it saves the GETATTRs of the permission check at
+/// open and of fstat. A rig file's changes are invalidated explicitly
+/// (KernelCache); the root's attributes never change. Other nodes change
+/// behind the kernel's back and get 0.
+constexpr double kStableAttrTimeoutS = 10;
+
+double attr_timeout(const NodeAttr& attr) { return attr.cacheable ? kStableAttrTimeoutS : 0; }
+
+/// Entry timeouts are 0 for scratch files, whose names git renames and
+/// recreates all the time.
 fuse_entry_param to_entry(const NodeAttr& attr) {
     fuse_entry_param e{};
     e.ino = attr.ino;
     e.attr = to_stat(attr, attr.ino);
-    e.attr_timeout = 0;
+    e.attr_timeout = attr_timeout(attr);
     e.entry_timeout = attr.ino < kFirstScratchIno ? kStableEntryTimeoutS : 0;
     return e;
 }
@@ -98,7 +106,7 @@ int reply_attr(fuse_req_t req, fuse_ino_t ino, const fuse_file_info* fi) {
     NodeAttr attr;
     if (const int rc = fs(req).getattr(ino, handle(fi), attr); rc != 0) return rc;
     const struct stat st = to_stat(attr, ino);
-    fuse_reply_attr(req, &st, 0);
+    fuse_reply_attr(req, &st, attr_timeout(attr));
     return kReplied;
 }
 
@@ -193,9 +201,14 @@ void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
     fuse_reply_err(req, 0);
 }
 
+/// A rig file's handle that KernelCache admitted reads through the page cache
+/// and keeps what is there (it holds these very bytes); every other handle is
+/// direct_io, so no read of it is ever answered from a page.
 int reply_open(fuse_req_t req, fuse_file_info* fi, std::unique_ptr<OpenFile> file) {
-    fi->direct_io = 1;
-    fi->keep_cache = 0;
+    const auto* rig = std::get_if<RigFile>(file.get());
+    const bool page_cache = rig != nullptr && rig->page_cache;
+    fi->direct_io = page_cache ? 0 : 1;
+    fi->keep_cache = page_cache ? 1 : 0;
     // Held before the reply: the kernel may send READ or RELEASE at once.
     fi->fh = front(req).files.adopt(std::move(file));
     if (fuse_reply_open(req, fi) != 0) {
@@ -323,6 +336,19 @@ fuse_lowlevel_ops make_ops() {
 const fuse_lowlevel_ops& fuse_ll_ops() {
     static const fuse_lowlevel_ops ops = make_ops();
     return ops;
+}
+
+void start_kernel_cache(Filesystem& fs, fuse_session* se, ServedFeed& feed) {
+    fs.kernel_cache().set_invalidate(
+        [se](Ino ino) { return fuse_lowlevel_notify_inval_inode(se, ino, 0, 0); });
+    fs.kernel_cache().start();
+    feed.subscribe([&fs](const std::string& file) { fs.served_changed(file); });
+}
+
+void stop_kernel_cache(Filesystem& fs, ServedFeed& feed) {
+    feed.subscribe({});
+    fs.kernel_cache().stop();
+    fs.kernel_cache().set_invalidate({});
 }
 
 }  // namespace credfs

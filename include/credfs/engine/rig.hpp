@@ -20,6 +20,7 @@
 #include "credfs/engine/fallback_store.hpp"
 #include "credfs/engine/git_rewrite_policy.hpp"
 #include "credfs/engine/revoker.hpp"
+#include "credfs/engine/served_feed.hpp"
 #include "credfs/engine/wait_histogram.hpp"
 #include "credfs/sources/token_source.hpp"
 
@@ -178,6 +179,11 @@ class Rig {
         revoker_ = revoker;
         revoke_after_s_ = revoke_after_s;
     }
+    /// Tells `feed` (null: nobody) the rig's file name each time the served
+    /// content changes. Set before the first refresh or seed; `feed` must
+    /// outlive the Rig.
+    void set_served_feed(const ServedFeed* feed) { feed_ = feed; }
+
     /// True when `token` is served now, may be served again (the token a
     /// held-back or lagging successor replaces, within its lag window), is
     /// held back for publication, or is in the rig's fallback file (read from
@@ -249,6 +255,7 @@ class Rig {
     // Set before the first refresh, then only read.
     Revoker* revoker_ = nullptr;
     double revoke_after_s_ = 0;
+    const ServedFeed* feed_ = nullptr;
 
     std::atomic<CredentialPtr> current_;
     // Lock-free fast path of publish_due(): WallTime::max() while nothing is held back.

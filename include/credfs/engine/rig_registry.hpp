@@ -14,6 +14,7 @@
 #include "credfs/core/config.hpp"
 #include "credfs/engine/backing_dir.hpp"
 #include "credfs/engine/rig.hpp"
+#include "credfs/engine/served_feed.hpp"
 
 namespace credfs {
 
@@ -61,6 +62,10 @@ class RigRegistry {
     /// Thread-safe: the revoker asks.
     bool serves(const std::string& token) const;
 
+    /// Where every rig, of this generation and the next ones, reports a change
+    /// of its served content (Rig::set_served_feed).
+    ServedFeed& served_feed() { return feed_; }
+
     /// The current generation. Thread-safe; never null.
     std::shared_ptr<const RigSet> rigs() const { return current_.load(); }
 
@@ -78,6 +83,8 @@ class RigRegistry {
                                         const std::shared_ptr<TokenSource>& source,
                                         bool seed) const;
 
+    // First: the rigs hold a pointer to it.
+    ServedFeed feed_;
     const Clock& clock_;
     RandomUnit random_;
     std::function<void()> on_refreshed_;

@@ -20,6 +20,7 @@
 #include "credfs/engine/rig_registry.hpp"
 #include "credfs/engine/status.hpp"
 #include "credfs/fs/inodes.hpp"
+#include "credfs/fs/kernel_cache.hpp"
 #include "credfs/fs/open_file.hpp"
 #include "credfs/fs/scratch.hpp"
 
@@ -34,6 +35,10 @@ struct NodeAttr {
     uid_t uid = 0;
     gid_t gid = 0;
     WallTime mtime{};  ///< Wall time of the last change (token fetch, write).
+    /// The kernel may cache these attributes (a rig file, the root): every
+    /// change is invalidated explicitly (KernelCache). Others change behind
+    /// the kernel's back and are never cached.
+    bool cacheable = false;
 };
 
 /// Thread-safe: the FUSE loop calls it from several threads at once.
@@ -90,7 +95,9 @@ class Filesystem {
 
     /// Opens an existing file. A rig file opens read-only (-EACCES for write
     /// access or O_TRUNC) and may wait up to refresh.read_timeout_s for an
-    /// on-demand refresh (-EIO when no unexpired token); .status and .metrics
+    /// on-demand refresh (-EIO when no unexpired token); its handle reads
+    /// through the page cache when kernel_cache() admits it (RigFile::page_cache),
+    /// which may invalidate the inode first; .status and .metrics
     /// likewise (-EACCES), rendered now; the backing directory's files
     /// read-only (-EROFS). -EISDIR for the root.
     int open(Ino ino, int flags, std::unique_ptr<OpenFile>& out);
@@ -119,6 +126,11 @@ class Filesystem {
     void release(OpenFile& file);
 
     const Scratch& scratch() const { return scratch_; }
+    /// What the kernel may cache of rig files. The FUSE adapter turns it on.
+    KernelCache& kernel_cache() { return cache_; }
+    /// A rig's served content changed (ServedFeed's listener): the kernel's
+    /// cache of file `file` is dropped soon (KernelCache::changed).
+    void served_changed(const std::string& file) { cache_.changed(named_.ino_of(file)); }
 
     /// What .status and .metrics report about the daemon itself. Set before
     /// mounting.
@@ -156,6 +168,7 @@ class Filesystem {
     StatusInfo status_info_;
     // Mutable: a name gets its number when first looked up.
     mutable NamedInodes named_;
+    KernelCache cache_;
 };
 
 }  // namespace credfs

@@ -10,6 +10,7 @@
 #define FUSE_USE_VERSION 314
 #include <fuse3/fuse_lowlevel.h>
 
+#include "credfs/engine/served_feed.hpp"
 #include "credfs/fs/filesystem.hpp"
 #include "credfs/fs/handle_set.hpp"
 #include "credfs/fs/open_file.hpp"
@@ -37,12 +38,23 @@ class FuseFrontEnd {
 
 /// The operation table for fuse_session_new; its userdata must be the
 /// credfs::FuseFrontEnd* every operation goes to (no global state). Names and
-/// inodes pass straight through: the mount is one flat directory. Attribute timeouts are 0 (content
-/// changes behind the kernel's back); entry timeouts are 0 for scratch files and 10 s for nodes
-/// whose inode never changes; open() sets direct_io so the page cache never
-/// serves an old token. There is no flush (the kernel stops sending it).
+/// inodes pass straight through: the mount is one flat directory. Rig files
+/// and the root have 10 s attribute timeouts (a rig file's changes are
+/// invalidated through KernelCache), every other node 0; entry timeouts are 0
+/// for scratch files and 10 s for nodes whose inode never changes. A rig
+/// file's open reads through the page cache when KernelCache admits it, else
+/// direct_io, as every other file. There is no flush (the kernel stops
+/// sending it).
 /// Forgets are no-ops: no per-lookup state is kept, and inode numbers are
 /// never reused.
 const fuse_lowlevel_ops& fuse_ll_ops();
+
+/// Turns on the kernel caching of `fs`'s rig files for session `se` (the
+/// invalidation is fuse_lowlevel_notify_inval_inode of the attributes and
+/// every page), starts its queue's thread (call with the stop signals
+/// blocked) and feeds it `feed`'s changes. Undo it with
+/// stop_kernel_cache() before the session is unmounted.
+void start_kernel_cache(Filesystem& fs, fuse_session* se, ServedFeed& feed);
+void stop_kernel_cache(Filesystem& fs, ServedFeed& feed);
 
 }  // namespace credfs
