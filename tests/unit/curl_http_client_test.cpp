@@ -249,6 +249,7 @@ TEST_F(CurlHttpClientTest, HttpsRequestsReuseOneConnectionAndItsHandshake) {
     const std::string ca_file = dir.path() + "/ca.pem";
     std::unique_ptr<httplib::Server> server = fakes::make_self_signed_https_server(ca_file);
     ASSERT_TRUE(server->is_valid());
+    server->set_keep_alive_timeout(1);  // stop() waits that long for the kept connection
     std::mutex mu;
     std::set<int> client_ports;
     server->Post("/x", [&](const httplib::Request& req, httplib::Response& res) {
