@@ -20,6 +20,7 @@
 
 #include "credfs/core/log.hpp"
 #include "credfs/core/signals.hpp"
+#include "credfs/engine/refresh_pool.hpp"
 #include "credfs/engine/refresh_scheduler.hpp"
 #include "credfs/engine/reloader.hpp"
 #include "credfs/engine/rig_registry.hpp"
@@ -212,6 +213,12 @@ struct Engine {
     std::shared_ptr<TokenSource> source;
     // Before the registry: rigs hand it tokens until they are gone.
     std::unique_ptr<Revoker> revoker;
+    // Runs every refresh. Before the registry (rigs wait for their refreshes
+    // as they go), after what the refreshes use (source, backing dir): its
+    // workers are joined before those go. Its background lane is as wide as
+    // the scheduler's bound on background refreshes.
+    RefreshPool refresh_pool{RefreshPool::kDefaultBackgroundWorkers,
+                             RefreshPool::kDefaultUrgentReserve};
     std::unique_ptr<RigRegistry> registry;
     std::unique_ptr<Reloader> reloader;
     WallTime started_at = clock.now();
@@ -237,6 +244,7 @@ std::unique_ptr<Engine> make_engine(const Config& config, const DaemonOptions& o
         e->registry =
             std::make_unique<RigRegistry>(e->config, e->source, e->clock, default_random(),
                                           e->scheduler.notifier(), e->backing.get());
+        e->registry->set_refresh_pool(&e->refresh_pool);
         const RigRegistry* registry = e->registry.get();
         e->revoker = std::make_unique<Revoker>(
             e->clock, default_random(), config.refresh,

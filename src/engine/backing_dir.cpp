@@ -54,7 +54,7 @@ bool BackingDir::is_temp_name(std::string_view name) {
     return name.find(kTempMarker) != std::string_view::npos;
 }
 
-int BackingDir::write_atomic(const std::string& name, std::string_view content) const {
+int BackingDir::write_atomic(const std::string& name, std::string_view content, Sync sync) const {
     static std::atomic<unsigned> counter{0};
     std::string temp;
     int fd = -1;
@@ -71,7 +71,7 @@ int BackingDir::write_atomic(const std::string& name, std::string_view content) 
         if (fd < 0 && errno != EEXIST) return errno;
     }
     if (fd < 0) return EEXIST;
-    return commit(fd, temp, name, content);
+    return commit(fd, temp, name, content, sync);
 }
 
 int BackingDir::write_under_git_lock(
@@ -93,9 +93,9 @@ int BackingDir::write_under_git_lock(
 }
 
 int BackingDir::commit(int fd, const std::string& temp, const std::string& name,
-                       std::string_view content) const {
+                       std::string_view content, Sync sync) const {
     int err = write_all(fd, content);
-    if (err == 0 && ::fsync(fd) != 0) err = errno;
+    if (err == 0 && sync == Sync::BeforeRename && ::fsync(fd) != 0) err = errno;
     if (::close(fd) != 0 && err == 0) err = errno;
     if (err == 0 && ::renameat(fd_, temp.c_str(), fd_, name.c_str()) != 0) err = errno;
     if (err != 0) ::unlinkat(fd_, temp.c_str(), 0);

@@ -6,8 +6,6 @@
 #include <cerrno>
 #include <thread>
 
-#include "credfs/core/signals.hpp"
-
 namespace credfs {
 
 namespace {
@@ -50,8 +48,8 @@ Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, co
       git_(config_, refresh_) {}
 
 Rig::~Rig() {
-    // Refresh threads are detached (a finished one must not pin its stack
-    // until the rig's next refresh); wait until none touches this Rig.
+    // A refresh runs on the pool's worker, not a thread of ours: wait until
+    // none touches this Rig.
     MutexLock lock(mu_);
     wait_idle();
 }
@@ -189,19 +187,20 @@ std::shared_future<void> Rig::refresh_for_reader() {
 }
 
 std::shared_future<void> Rig::start_refresh(RefreshTrigger trigger) {
-    if (in_flight_) return flight_;
+    RefreshPool& pool = pool_ != nullptr ? *pool_ : RefreshPool::shared();
+    if (in_flight_) {
+        // A reader (or git's rejection) must not wait behind background work.
+        if (trigger != RefreshTrigger::Background) pool.promote(flight_job_);
+        return flight_;
+    }
     if (retired_) return already_done();
-    std::promise<void> done;
-    std::shared_future<void> flight = done.get_future().share();
-    // Start the thread before marking the flight: if it cannot start
-    // (std::system_error), the rig is left as it was, not stuck "in flight".
-    // A refresh started from a FUSE worker would inherit its open signal
-    // mask: a SIGTERM handled on this short-lived thread sets libfuse's exit
-    // flag while the main loop and the workers sleep on, and the daemon
-    // hangs (LifecycleTest.SigtermAsSoonAsTheMountAppearsUnmountsAndExitsZero
-    // under TSan). Blocked here, the signal reaches a thread that wakes.
-    const DaemonSignalsBlocked blocked;
-    std::thread(&Rig::run_refresh, this, trigger, std::move(done)).detach();
+    auto done = std::make_shared<std::promise<void>>();
+    std::shared_future<void> flight = done->get_future().share();
+    // Submit before marking the flight: if no worker can run it (it throws),
+    // the rig is left as it was, not stuck "in flight".
+    flight_job_ = pool.submit(trigger == RefreshTrigger::Background ? RefreshPool::Lane::Background
+                                                                    : RefreshPool::Lane::Urgent,
+                              [this, trigger, done] { run_refresh(trigger, std::move(*done)); });
     flight_ = flight;
     in_flight_ = true;
     return flight_;

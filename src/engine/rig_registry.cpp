@@ -58,6 +58,7 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
                                          clock_, random_, on_refreshed_);
         rig->keep_alive(owner);
         rig->set_served_feed(&feed_);
+        rig->set_refresh_pool(pool_.load());
         if (Revoker* revoker = revoker_.load(); revoker != nullptr && rig->can_revoke()) {
             rig->set_revoker(revoker, rig_config.source ? rig_config.source->revoke_after_s
                                                         : config->source.revoke_after_s);
@@ -81,6 +82,11 @@ void RigRegistry::set_revoker(Revoker* revoker) {
         // The generation's config is the one its rigs were built from.
         rig->set_revoker(revoker, own ? own->revoke_after_s : set->revoke_after_s);
     }
+}
+
+void RigRegistry::set_refresh_pool(RefreshPool* pool) {
+    pool_ = pool;
+    for (const auto& rig : current_.load()->rigs) rig->set_refresh_pool(pool);
 }
 
 bool RigRegistry::serves(const std::string& token) const {

@@ -1,9 +1,13 @@
 #include <curl/curl.h>
 
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <memory>
+#include <mutex>
+#include <vector>
 
+#include "credfs/core/thread_annotations.hpp"
 #include "credfs/sources/http_client.hpp"
 
 namespace credfs {
@@ -43,9 +47,6 @@ size_t collect_header(char* data, size_t size, size_t count, void* user) {
     return size * count;
 }
 
-struct CurlDeleter {
-    void operator()(CURL* h) const { curl_easy_cleanup(h); }
-};
 struct SlistDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
 };
@@ -54,10 +55,99 @@ long millis(double seconds) { return std::lround(seconds * 1000.0); }
 
 }  // namespace
 
+/// The idle easy handles and what they share. A handle is used by one
+/// request at a time; the share's data is guarded by its lock callbacks.
+class CurlHttpClient::Pool {
+  public:
+    explicit Pool(std::size_t max_idle) : max_idle_(max_idle), share_(curl_share_init()) {
+        if (share_ == nullptr) return;  // each handle then caches on its own
+        curl_share_setopt(share_, CURLSHOPT_LOCKFUNC, &Pool::lock);
+        curl_share_setopt(share_, CURLSHOPT_UNLOCKFUNC, &Pool::unlock);
+        curl_share_setopt(share_, CURLSHOPT_USERDATA, this);
+        curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share_, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+    ~Pool() {
+        {
+            MutexLock lock(mu_);
+            for (CURL* h : idle_) curl_easy_cleanup(h);
+            idle_.clear();
+        }
+        // Only once no handle uses it (else CURLSHE_IN_USE).
+        if (share_ != nullptr) curl_share_cleanup(share_);
+    }
+    Pool(const Pool&) = delete;
+    Pool& operator=(const Pool&) = delete;
+
+    /// A pooled handle for the length of one request.
+    class Lease {
+      public:
+        explicit Lease(Pool& pool) : pool_(pool), h_(pool.take()) {}
+        ~Lease() {
+            if (h_ != nullptr) pool_.give_back(h_);
+        }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        CURL* get() const { return h_; }
+
+      private:
+        Pool& pool_;
+        CURL* h_;
+    };
+
+    /// A handle with no options set: the one returned last, or a new one.
+    /// Null when curl cannot make one.
+    CURL* take() CREDFS_EXCLUDES(mu_) {
+        {
+            MutexLock lock(mu_);
+            if (!idle_.empty()) {
+                CURL* h = idle_.back();
+                idle_.pop_back();
+                return h;
+            }
+        }
+        CURL* h = curl_easy_init();
+        // Set once: curl_easy_reset keeps a handle's share.
+        if (h != nullptr && share_ != nullptr) curl_easy_setopt(h, CURLOPT_SHARE, share_);
+        return h;
+    }
+
+    /// Clears every option (no pointer into a finished request stays behind)
+    /// but keeps the handle's live connections, then keeps the handle.
+    void give_back(CURL* h) CREDFS_EXCLUDES(mu_) {
+        curl_easy_reset(h);
+        {
+            MutexLock lock(mu_);
+            if (idle_.size() < max_idle_) {
+                idle_.push_back(h);
+                return;
+            }
+        }
+        curl_easy_cleanup(h);
+    }
+
+  private:
+    static void lock(CURL* /*h*/, curl_lock_data data, curl_lock_access /*access*/, void* user) {
+        static_cast<Pool*>(user)->share_mu_.at(static_cast<std::size_t>(data)).lock();
+    }
+    static void unlock(CURL* /*h*/, curl_lock_data data, void* user) {
+        static_cast<Pool*>(user)->share_mu_.at(static_cast<std::size_t>(data)).unlock();
+    }
+
+    const std::size_t max_idle_;
+    CURLSH* const share_;
+    // One per kind of shared data, as libcurl asks (CURLSHOPT_LOCKFUNC).
+    std::array<std::mutex, CURL_LOCK_DATA_LAST> share_mu_;
+    Mutex mu_;
+    std::vector<CURL*> idle_ CREDFS_GUARDED_BY(mu_);
+};
+
+CurlHttpClient::CurlHttpClient(std::size_t max_idle) : pool_(std::make_unique<Pool>(max_idle)) {}
+
+CurlHttpClient::~CurlHttpClient() = default;
+
 HttpResponse CurlHttpClient::send(const HttpRequest& request) {
-    std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     const std::string what = request.method + " " + request.url;
-    if (!curl) throw HttpError(what + ": curl_easy_init failed");
     std::unique_ptr<curl_slist, SlistDeleter> headers;
     for (const auto& h : request.headers) {
         curl_slist* next = curl_slist_append(headers.get(), h.c_str());
@@ -68,7 +158,11 @@ HttpResponse CurlHttpClient::send(const HttpRequest& request) {
     HttpResponse response;
     BodySink sink{&response.body};
     char detail[CURL_ERROR_SIZE] = "";
-    CURL* h = curl.get();
+    // Declared after what the handle points to: given back (and reset)
+    // before the headers, the body and the error buffer go.
+    const Pool::Lease lease(*pool_);
+    CURL* h = lease.get();
+    if (h == nullptr) throw HttpError(what + ": curl_easy_init failed");
     curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM-based DNS timeouts

@@ -1,6 +1,7 @@
 #include "fake_gastown.hpp"
 
 #include "gastown_answers.hpp"
+#include "self_signed_tls.hpp"
 #include "serve_loop.hpp"
 
 #include <httplib.h>
@@ -17,8 +18,8 @@ constexpr char kEndpointPattern[] = R"(/api/towns/([^/]+)/rigs/([^/]+)/refresh-g
 
 }  // namespace
 
-FakeGastown::FakeGastown(std::string expected_jwt, int port)
-    : port_(port), expected_jwt_(std::move(expected_jwt)) {
+FakeGastown::FakeGastown(std::string expected_jwt, int port, std::string tls_ca_file)
+    : port_(port), tls_ca_file_(std::move(tls_ca_file)), expected_jwt_(std::move(expected_jwt)) {
     std::lock_guard lifecycle(lifecycle_mu_);
     bind_and_serve();
 }
@@ -30,7 +31,9 @@ void FakeGastown::bind_and_serve() {
         std::lock_guard lk(mu_);
         stopping_ = false;
     }
-    auto server = std::make_unique<httplib::Server>();
+    auto server = tls_ca_file_.empty() ? std::make_unique<httplib::Server>()
+                                       : make_self_signed_https_server(tls_ca_file_);
+    if (!server->is_valid()) throw std::runtime_error("fake-gastown: the TLS context failed");
     // An idle keep-alive connection pins a worker until this timeout passes;
     // keep it short so stop() returns quickly and really drops every client.
     server->set_keep_alive_timeout(1);
@@ -83,7 +86,10 @@ bool FakeGastown::running() const {
 
 int FakeGastown::port() const { return port_.load(); }
 
-std::string FakeGastown::base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
+std::string FakeGastown::base_url() const {
+    return (tls_ca_file_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
+           std::to_string(port());
+}
 
 void FakeGastown::set_expected_jwt(std::string jwt) {
     std::lock_guard lk(mu_);

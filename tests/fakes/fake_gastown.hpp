@@ -91,8 +91,12 @@ class FakeGastown {
 
     /// Binds 127.0.0.1:`port` (0 picks a free port) and starts serving on a
     /// thread of its own. `expected_jwt` empty accepts any non-empty bearer
-    /// token. Throws std::runtime_error when the port cannot be bound.
-    explicit FakeGastown(std::string expected_jwt, int port = 0);
+    /// token. With `tls_ca_file`, serves HTTPS with a throwaway self-signed
+    /// certificate for IP 127.0.0.1 (self_signed_tls.hpp) whose PEM is
+    /// written to that path (the daemon's source.ca_bundle); a start() after
+    /// stop() makes a new one. Throws std::runtime_error when the port cannot
+    /// be bound or the certificate cannot be made.
+    explicit FakeGastown(std::string expected_jwt, int port = 0, std::string tls_ca_file = "");
     /// Stops serving (see stop()).
     ~FakeGastown();
 
@@ -109,7 +113,8 @@ class FakeGastown {
     bool running() const;
 
     int port() const;
-    /// "http://127.0.0.1:<port>", the daemon's source.api_url.
+    /// "http://127.0.0.1:<port>" ("https://" with a tls_ca_file), the
+    /// daemon's source.api_url.
     std::string base_url() const;
 
     // ---- knobs -------------------------------------------------------------
@@ -205,7 +210,8 @@ class FakeGastown {
     mutable std::mutex lifecycle_mu_;
     std::unique_ptr<httplib::Server> server_;
     std::thread loop_;
-    std::atomic<int> port_{0};  ///< Read without the lock: it only changes at the first bind.
+    std::atomic<int> port_{0};       ///< Read without the lock: it only changes at the first bind.
+    const std::string tls_ca_file_;  ///< Empty: plain HTTP.
 
     // Everything below is guarded by mu_.
     bool stopping_ = false;

@@ -114,6 +114,22 @@ TEST_F(FallbackStoreTest, LoadsNothingWithoutAFileAndNoExpiryWithoutAMatchingRec
     EXPECT_FALSE(seed.expires_at);
 }
 
+// The state record is written without fsync (docs/design.md, "The fallback
+// write's fsyncs"): what a power loss can leave of it vouches for nothing.
+TEST_F(FallbackStoreTest, AStateRecordEmptiedOrLeftOlderByAPowerLossVouchesForNothing) {
+    FallbackStore store(backing_, rig_);
+    store.write(
+        [&] { return credential("ghs_new", "https://x-access-token:ghs_new@github.com\n"); });
+    ASSERT_TRUE(store.load().expires_at);
+    ASSERT_EQ(backing_.write_atomic(".rig-a.credfs-state", ""), 0);  // emptied
+    EXPECT_EQ(store.load().token, "ghs_new");
+    EXPECT_FALSE(store.load().expires_at);
+    ASSERT_EQ(backing_.write_atomic(".rig-a.credfs-state",
+                                    FallbackStore::render_state(expires_, "ghs_old")),
+              0);  // the rename of the new record lost: the previous token's
+    EXPECT_FALSE(store.load().expires_at);
+}
+
 TEST_F(FallbackStoreTest, AFailedWriteIsCountedUntilOneSucceeds) {
     FallbackStore store(backing_, rig_);
     store.write([] { return CredentialPtr{}; });  // nothing served: nothing written

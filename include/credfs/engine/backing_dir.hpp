@@ -26,11 +26,23 @@ class BackingDir {
     BackingDir(const BackingDir&) = delete;
     BackingDir& operator=(const BackingDir&) = delete;
 
+    /// Whether write_atomic fsyncs the new file before its rename.
+    enum class Sync {
+        BeforeRename,  ///< Durable: after a power loss, the old or the new content, whole.
+        /// Not flushed: a power loss may leave the file empty or as before
+        /// (a daemon crash cannot: the kernel keeps the written pages). Only
+        /// for a file whose loss is detected when it is read back.
+        None,
+    };
+
     /// Atomically replaces `name` with `content`: a temp file created with
-    /// O_EXCL and mode 0600 in the directory, written, fsync'ed, renamed over
-    /// `name` (readers see the old or the new file, never a partial one).
-    /// Returns 0 or an errno; the temp file is removed on failure.
-    int write_atomic(const std::string& name, std::string_view content) const;
+    /// O_EXCL and mode 0600 in the directory, written, fsync'ed (unless
+    /// `sync` is None), renamed over `name` (readers see the old or the new
+    /// file, never a partial one). The directory is not fsync'ed: docs/design.md,
+    /// "The fallback write's fsyncs". Returns 0 or an errno; the temp file is
+    /// removed on failure.
+    int write_atomic(const std::string& name, std::string_view content,
+                     Sync sync = Sync::BeforeRename) const;
 
     /// Replaces `name` the way git's credential-store helper does (git's
     /// lockfile.c): creates `<name>.lock` with O_CREAT|O_EXCL and mode 0600,
@@ -68,10 +80,11 @@ class BackingDir {
     static bool is_temp_name(std::string_view name);
 
   private:
-    /// Writes `content` to `fd` (the new file `temp`), fsyncs, closes it and
-    /// renames `temp` over `name`; removes `temp` on failure. 0 or an errno.
-    int commit(int fd, const std::string& temp, const std::string& name,
-               std::string_view content) const;
+    /// Writes `content` to `fd` (the new file `temp`), fsyncs (as `sync`
+    /// says), closes it and renames `temp` over `name`; removes `temp` on
+    /// failure. 0 or an errno.
+    int commit(int fd, const std::string& temp, const std::string& name, std::string_view content,
+               Sync sync = Sync::BeforeRename) const;
 
     int fd_ = -1;
     std::string path_;

@@ -19,6 +19,7 @@
 #include "credfs/core/thread_annotations.hpp"
 #include "credfs/engine/fallback_store.hpp"
 #include "credfs/engine/git_rewrite_policy.hpp"
+#include "credfs/engine/refresh_pool.hpp"
 #include "credfs/engine/revoker.hpp"
 #include "credfs/engine/served_feed.hpp"
 #include "credfs/engine/wait_histogram.hpp"
@@ -91,7 +92,11 @@ class Rig {
 
     /// Starts a refresh unless one is in flight; either way returns the future
     /// of the refresh in flight. Bypasses backoff (the caller decided it is
-    /// time). Thread-safe.
+    /// time). The refresh runs on the refresh pool: a background one in its
+    /// background lane, the others (a reader or git waits) in its urgent
+    /// lane, and a background one still queued when another trigger joins it
+    /// is promoted. Throws what RefreshPool::submit throws (then nothing is
+    /// in flight). Thread-safe.
     std::shared_future<void> refresh_async(RefreshTrigger trigger) CREDFS_EXCLUDES(mu_);
 
     /// Make-before-break (docs/design.md, invariant 8): a token from a
@@ -167,6 +172,10 @@ class Rig {
     /// after this, and it returns once none runs or writes (bounded by the
     /// source's timeouts). Reads of its current token keep working.
     void retire() CREDFS_EXCLUDES(mu_);
+
+    /// Runs this rig's refreshes on `pool` (null: RefreshPool::shared()),
+    /// which must outlive the Rig. Set before the first refresh.
+    void set_refresh_pool(RefreshPool* pool) { pool_ = pool; }
 
     /// Keeps `owner` (the config and source this Rig refers to) alive as long
     /// as the Rig.
@@ -254,6 +263,7 @@ class Rig {
     std::unique_ptr<FallbackStore> fallback_;
     // Set before the first refresh, then only read.
     Revoker* revoker_ = nullptr;
+    RefreshPool* pool_ = nullptr;
     double revoke_after_s_ = 0;
     const ServedFeed* feed_ = nullptr;
 
@@ -264,6 +274,7 @@ class Rig {
     bool in_flight_ CREDFS_GUARDED_BY(mu_) = false;
     int writers_ CREDFS_GUARDED_BY(mu_) = 0;  // refresh threads still writing the fallback file
     std::shared_future<void> flight_ CREDFS_GUARDED_BY(mu_);
+    RefreshPool::Ticket flight_job_ CREDFS_GUARDED_BY(mu_);  // the pool's job for flight_
     std::condition_variable idle_;  // signalled when in_flight_ or writers_ drops
     RigStats stats_ CREDFS_GUARDED_BY(mu_);
     // Under mu_ with current_: a credential's content is rendered from the

@@ -58,6 +58,10 @@ class RigRegistry {
     /// they replace to `revoker`, now and after every reload. Call before the
     /// scheduler starts; `revoker` must outlive the rigs' refreshes.
     void set_revoker(Revoker* revoker);
+    /// Every rig runs its refreshes on `pool` (Rig::set_refresh_pool), now
+    /// and after every reload. Call before the first refresh (the scheduler's
+    /// start, the first read); `pool` must outlive the rigs.
+    void set_refresh_pool(RefreshPool* pool);
     /// True when a rig of the current generation serves `token` (Rig::serves).
     /// Thread-safe: the revoker asks.
     bool serves(const std::string& token) const;
@@ -90,6 +94,7 @@ class RigRegistry {
     std::function<void()> on_refreshed_;
     const BackingDir* backing_;
     std::atomic<Revoker*> revoker_{nullptr};
+    std::atomic<RefreshPool*> pool_{nullptr};
     std::atomic<std::shared_ptr<const RigSet>> current_;
 };
 
