@@ -54,7 +54,7 @@ bool BackingDir::is_temp_name(std::string_view name) {
     return name.find(kTempMarker) != std::string_view::npos;
 }
 
-int BackingDir::write_atomic(const std::string& name, std::string_view content, Sync sync) const {
+int BackingDir::write_atomic(const std::string& name, std::string_view content) const {
     static std::atomic<unsigned> counter{0};
     std::string temp;
     int fd = -1;
@@ -71,7 +71,23 @@ int BackingDir::write_atomic(const std::string& name, std::string_view content, 
         if (fd < 0 && errno != EEXIST) return errno;
     }
     if (fd < 0) return EEXIST;
-    return commit(fd, temp, name, content, sync);
+    return commit(fd, temp, name, content);
+}
+
+int BackingDir::write_in_place(const std::string& name, std::string_view content) const {
+    const int fd = ::openat(fd_, name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return errno;
+    int err = 0;
+    const ssize_t n = ::pwrite(fd, content.data(), content.size(), 0);
+    if (n < 0) {
+        err = errno;
+    } else if (static_cast<size_t>(n) != content.size()) {
+        err = EIO;  // a short write to a regular file: the disk is full or failing
+    } else if (::ftruncate(fd, static_cast<off_t>(content.size())) != 0) {
+        err = errno;
+    }
+    if (::close(fd) != 0 && err == 0) err = errno;
+    return err;
 }
 
 int BackingDir::write_under_git_lock(
@@ -93,9 +109,9 @@ int BackingDir::write_under_git_lock(
 }
 
 int BackingDir::commit(int fd, const std::string& temp, const std::string& name,
-                       std::string_view content, Sync sync) const {
+                       std::string_view content) const {
     int err = write_all(fd, content);
-    if (err == 0 && sync == Sync::BeforeRename && ::fsync(fd) != 0) err = errno;
+    if (err == 0 && ::fsync(fd) != 0) err = errno;
     if (::close(fd) != 0 && err == 0) err = errno;
     if (err == 0 && ::renameat(fd_, temp.c_str(), fd_, name.c_str()) != 0) err = errno;
     if (err != 0) ::unlinkat(fd_, temp.c_str(), 0);

@@ -66,13 +66,13 @@ void FallbackStore::write(const std::function<CredentialPtr()>& newest) {
     MutexLock serial(write_mu_);
     const CredentialPtr cred = newest();
     if (!cred) return;
-    // The state record is not fsync'ed: one lost or emptied by a power loss
-    // no longer matches the token's fingerprint, so the token is refreshed
-    // at startup instead of trusted (docs/design.md, "The fallback write's
-    // fsyncs"). The rig file, which git reads with no daemon, is.
-    int err =
-        dir_.write_atomic(state_file_name(rig_.file), render_state(cred->expires_at, cred->token),
-                          BackingDir::Sync::None);
+    // The state record is overwritten in place, not fsync'ed: one lost,
+    // emptied or torn no longer matches the token's fingerprint, so the
+    // token is refreshed at startup instead of trusted (docs/design.md, "The
+    // fallback write's fsyncs"). The rig file, which git reads with no
+    // daemon, is replaced whole and fsync'ed.
+    int err = dir_.write_in_place(state_file_name(rig_.file),
+                                  render_state(cred->expires_at, cred->token));
     // Without a mount over it, git's store helper writes this file too.
     const bool shared = dir_.shared_with_git();
     if (err == 0 && shared) {

@@ -26,6 +26,12 @@ FakeGastown::FakeGastown(std::string expected_jwt, int port, std::string tls_ca_
 
 FakeGastown::~FakeGastown() { stop(); }
 
+void FakeGastown::set_keep_alive(int idle_s, int max_requests) {
+    std::lock_guard lifecycle(lifecycle_mu_);
+    keep_alive_idle_s_ = idle_s;
+    keep_alive_max_requests_ = max_requests;
+}
+
 void FakeGastown::bind_and_serve() {
     {
         std::lock_guard lk(mu_);
@@ -36,7 +42,8 @@ void FakeGastown::bind_and_serve() {
     if (!server->is_valid()) throw std::runtime_error("fake-gastown: the TLS context failed");
     // An idle keep-alive connection pins a worker until this timeout passes;
     // keep it short so stop() returns quickly and really drops every client.
-    server->set_keep_alive_timeout(1);
+    server->set_keep_alive_timeout(keep_alive_idle_s_);
+    server->set_keep_alive_max_count(static_cast<size_t>(keep_alive_max_requests_));
     // httplib's default is SO_REUSEPORT, which lets a second listener share
     // the port and take some of the connections. REUSEADDR alone still lets
     // start() rebind while old connections sit in TIME_WAIT.

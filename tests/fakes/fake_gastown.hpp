@@ -123,6 +123,12 @@ class FakeGastown {
     void set_ttl(double seconds);
     /// Extra time each request spends before it is answered.
     void set_latency(std::chrono::milliseconds latency);
+    /// How long an idle keep-alive connection stays open (seconds; default 1,
+    /// so stop() drops clients quickly) and how many requests one connection
+    /// may carry (default 5, cpp-httplib's). GitHub's API keeps connections
+    /// far longer; benchmarks of connection reuse raise both. Takes effect
+    /// at the next start() (call stop() and start() after it).
+    void set_keep_alive(int idle_s, int max_requests);
     void set_shape(ResponseShape shape);
     /// Random characters after "ghs_" in new tokens (default 36). GitHub's
     /// newer installation tokens are much longer; tests vary this.
@@ -212,6 +218,8 @@ class FakeGastown {
     std::thread loop_;
     std::atomic<int> port_{0};       ///< Read without the lock: it only changes at the first bind.
     const std::string tls_ca_file_;  ///< Empty: plain HTTP.
+    int keep_alive_idle_s_ = 1;      // guarded by lifecycle_mu_
+    int keep_alive_max_requests_ = 5;
 
     // Everything below is guarded by mu_.
     bool stopping_ = false;

@@ -99,9 +99,13 @@ std::optional<std::string> token_from_line(const std::string& content) {
 
 DaemonHarness::DaemonHarness() {
     ignore_sigpipe_once();
-    char tmpl[] = "/tmp/credfs-it-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-        throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    // CREDFS_TEST_TMPDIR: another filesystem for the mount and its backing
+    // files (benchmarks compare ext4 with tmpfs); /tmp when unset.
+    const char* base = std::getenv("CREDFS_TEST_TMPDIR");
+    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                       "/credfs-it-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
     }
     // mountinfo shows resolved paths; compare against the resolved one.
     root_ = std::filesystem::canonical(tmpl).string();

@@ -27,6 +27,23 @@ TEST(BackingDir, WritesAtomicallyWithMode0600AndLeavesNoTempFiles) {
     EXPECT_EQ(all, (std::vector<std::string>{"rig"}));
 }
 
+TEST(BackingDir, WritesInPlaceKeepingTheInodeAndTruncatingAShorterRecord) {
+    test::TempDir dir;
+    BackingDir backing(dir.path());
+    ASSERT_EQ(backing.write_in_place("state", "a longer first record\n"), 0);
+    struct stat first {};
+    ASSERT_EQ(backing.stat("state", first), 0);
+    EXPECT_EQ(first.st_mode & 0777, 0600u);
+    ASSERT_EQ(backing.write_in_place("state", "short\n"), 0);
+    EXPECT_EQ(backing.read("state").value_or(""), "short\n");
+    struct stat second {};
+    ASSERT_EQ(backing.stat("state", second), 0);
+    EXPECT_EQ(second.st_ino, first.st_ino);  // no new inode, no rename
+    std::filesystem::create_symlink(dir.path() + "/state", dir.path() + "/link");
+    EXPECT_EQ(backing.write_in_place("link", "x"), ELOOP);
+    EXPECT_EQ(backing.read("state").value_or(""), "short\n");
+}
+
 TEST(BackingDir, ListsRegularFilesAndReadsWithinALimit) {
     test::TempDir dir;
     std::ofstream(dir.path() + "/a") << "aaaa";

@@ -26,23 +26,22 @@ class BackingDir {
     BackingDir(const BackingDir&) = delete;
     BackingDir& operator=(const BackingDir&) = delete;
 
-    /// Whether write_atomic fsyncs the new file before its rename.
-    enum class Sync {
-        BeforeRename,  ///< Durable: after a power loss, the old or the new content, whole.
-        /// Not flushed: a power loss may leave the file empty or as before
-        /// (a daemon crash cannot: the kernel keeps the written pages). Only
-        /// for a file whose loss is detected when it is read back.
-        None,
-    };
-
     /// Atomically replaces `name` with `content`: a temp file created with
-    /// O_EXCL and mode 0600 in the directory, written, fsync'ed (unless
-    /// `sync` is None), renamed over `name` (readers see the old or the new
-    /// file, never a partial one). The directory is not fsync'ed: docs/design.md,
-    /// "The fallback write's fsyncs". Returns 0 or an errno; the temp file is
+    /// O_EXCL and mode 0600 in the directory, written, fsync'ed, renamed over `name` (readers see
+    /// the old or the new file, never a partial one). The directory is not fsync'ed:
+    /// docs/design.md, "The fallback write's fsyncs". Returns 0 or an errno; the temp file is
     /// removed on failure.
-    int write_atomic(const std::string& name, std::string_view content,
-                     Sync sync = Sync::BeforeRename) const;
+    int write_atomic(const std::string& name, std::string_view content) const;
+
+    /// Overwrites `name` in place (created with mode 0600 when absent; a
+    /// symlink is refused with ELOOP): one pwrite of `content` at offset 0,
+    /// then a truncate to its length. No temp file, rename or fsync, which
+    /// on ext4 cost more CPU than the rest of a refresh. A concurrent reader
+    /// may see old and new bytes mixed, and a crash between the two calls
+    /// leaves the old content's tail after the new: only for a small record
+    /// whose damage is detected when it is read back (the fallback's state
+    /// record carries the token's fingerprint). Returns 0 or an errno.
+    int write_in_place(const std::string& name, std::string_view content) const;
 
     /// Replaces `name` the way git's credential-store helper does (git's
     /// lockfile.c): creates `<name>.lock` with O_CREAT|O_EXCL and mode 0600,
@@ -83,8 +82,8 @@ class BackingDir {
     /// Writes `content` to `fd` (the new file `temp`), fsyncs (as `sync`
     /// says), closes it and renames `temp` over `name`; removes `temp` on
     /// failure. 0 or an errno.
-    int commit(int fd, const std::string& temp, const std::string& name, std::string_view content,
-               Sync sync = Sync::BeforeRename) const;
+    int commit(int fd, const std::string& temp, const std::string& name,
+               std::string_view content) const;
 
     int fd_ = -1;
     std::string path_;
