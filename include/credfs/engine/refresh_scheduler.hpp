@@ -75,9 +75,9 @@ class RefreshScheduler {
     /// One due time of one rig in the heap; valid while it equals the key
     /// recorded for that rig (lazy deletion).
     struct Entry {
-        WallTime at;
-        uint32_t index;
-        bool publish;  ///< A publication, else a refresh.
+        WallTime at{};
+        uint32_t index = 0;
+        bool publish = false;  ///< A publication, else a refresh.
     };
 
     void loop(const RigRegistry& registry);
