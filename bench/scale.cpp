@@ -63,15 +63,22 @@ double expected_calls(const std::vector<double>& first_issue, const Policy& poli
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Flags flags(argc, argv, {"rigs", "window-s", "ttl-s", "margin-s", "jitter-s", "label"},
+    const Flags flags(argc, argv,
+                      {"rigs", "window-s", "ttl-s", "margin-s", "jitter-s", "label",
+                       "rss-target-mb", "idle-cpu-target"},
                       "bench_scale [--rigs N] [--window-s S] [--ttl-s S] [--margin-s S] "
-                      "[--jitter-s S] [--label NAME]");
+                      "[--jitter-s S] [--label NAME] [--rss-target-mb MB] "
+                      "[--idle-cpu-target PERCENT]");
     const int rigs = static_cast<int>(flags.number("rigs", 10000, 1, 100000));
     const double window_s = flags.number("window-s", 60, 1, 3600);
     const Policy policy{flags.number("ttl-s", 120, 10, 86400),
                         flags.number("margin-s", 20, 0, 86400),
                         flags.number("jitter-s", 40, 0, 86400)};
     const std::string label = flags.text("label", "scale");
+    // Targets for the table only (issue 14: 100,000 idle rigs under 0.5% of
+    // a core and 400 MB); nothing fails on them.
+    const double rss_target_mb = flags.number("rss-target-mb", 64, 1, 1e6);
+    const double idle_cpu_target = flags.number("idle-cpu-target", 1, 0.001, 100);
     const std::string rows = flags.text("rows");
     const std::string jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJiZW5jaCJ9.YmVuY2g";
     credfs::bench::raise_nofile(4096);
@@ -173,11 +180,12 @@ int main(int argc, char** argv) {
     using credfs::bench::table_row;
     const std::string name = label + " (" + std::to_string(rigs) + " rigs)";
     const double peak_mb = rss_peak / 1024.0;
-    table_row(rows, name, "daemon RSS peak in window (MB)", fixed(peak_mb, 1), "< 64 MB",
-              credfs::bench::verdict(peak_mb < 64));
+    table_row(rows, name, "daemon RSS peak in window (MB)", fixed(peak_mb, 1),
+              "< " + fixed(rss_target_mb, 0) + " MB",
+              credfs::bench::verdict(peak_mb < rss_target_mb));
     table_row(rows, name, "daemon CPU (% of one core)", fixed(cpu_pct, 2),
-              expected < 0.5 ? "< 1% idle" : "",
-              expected < 0.5 ? credfs::bench::verdict(cpu_pct < 1) : "");
+              expected < 0.5 ? "< " + fixed(idle_cpu_target, 1) + "% idle" : "",
+              expected < 0.5 ? credfs::bench::verdict(cpu_pct < idle_cpu_target) : "");
     table_row(rows, name, "upstream calls/min measured / expected",
               fixed(per_min, 0) + " / " + fixed(expected_per_min, 0), "", "");
     if (calls > 0) {

@@ -368,7 +368,10 @@ void Rig::serve(const Credential& cred) {
     next->mark_handed_out(cred.last_handed_out());
     const CredentialPtr old = current_.exchange(next);
     if (feed_ != nullptr) feed_->changed(config_.file);
-    if (!old) return;
+    if (!old) {
+        if (on_first_token_) on_first_token_();
+        return;
+    }
     if (old->token == cred.token) {
         next->mark_handed_out(std::max(old->last_handed_out(), cred.last_handed_out()));
     } else if (revoker_ != nullptr) {

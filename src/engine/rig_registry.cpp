@@ -53,9 +53,20 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
     auto set = std::make_shared<RigSet>();
     set->revoke_after_s = config->source.revoke_after_s;
     set->rigs.reserve(config->rigs.size());
+    auto events = std::make_shared<RigEvents>(config->rigs.size());
+    set->events = events;
     for (const auto& rig_config : config->rigs) {
+        const size_t index = set->rigs.size();
+        // The rig says which one it is: the scheduler then looks at that rig
+        // alone. The events outlive a retired rig's last refresh, which the
+        // scheduler no longer reads.
+        auto on_refreshed = [events, index, wake = on_refreshed_] {
+            events->changed(index);
+            if (wake) wake();
+        };
         auto rig = std::make_shared<Rig>(rig_config, source_for(rig_config), config->refresh,
-                                         clock_, random_, on_refreshed_);
+                                         clock_, random_, std::move(on_refreshed));
+        rig->set_on_first_token([events, index] { events->got_token(index); });
         rig->keep_alive(owner);
         rig->set_served_feed(&feed_);
         rig->set_refresh_pool(pool_.load());
@@ -70,7 +81,17 @@ std::shared_ptr<const RigSet> RigRegistry::build(const std::shared_ptr<const Con
         set->by_file.emplace(rig_config.file, rig);
         set->rigs.push_back(std::move(rig));
     }
+    if (seed) count_tokenless(*set);
     return set;
+}
+
+void RigRegistry::count_tokenless(const RigSet& set) {
+    for (size_t i = 0; i < set.rigs.size(); ++i) {
+        if (set.rigs[i]->current() != nullptr) continue;
+        set.events->expect_token(i);
+        // A refresh may have served one since the look above.
+        if (set.rigs[i]->current() != nullptr) set.events->got_token(i);
+    }
 }
 
 void RigRegistry::set_revoker(Revoker* revoker) {
@@ -121,6 +142,7 @@ ReloadSummary RigRegistry::reload(const std::shared_ptr<const Config>& config,
         const auto was = old->by_file.find(rig->config().file);
         if (was != old->by_file.end()) rig->adopt_held_back(*was->second);
     }
+    count_tokenless(*next);
     ReloadSummary summary;
     for (const auto& rig : next->rigs) {
         const std::string& file = rig->config().file;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "credfs/engine/refresh_scheduler.hpp"
 #include "test_support.hpp"
 
@@ -90,6 +92,221 @@ TEST(RefreshScheduler, PublishesHeldBackTokensOnTimeAndWakesForThem) {
     }
     EXPECT_NEAR(seconds_between(clock.now(), after), 35, 1e-6);  // the next refresh
     EXPECT_EQ(source.calls(), 6);
+}
+
+Config rigs_named(std::initializer_list<const char*> ids) {
+    Config c = three_rigs();
+    c.rigs.clear();
+    for (const char* id : ids) {
+        RigConfig r;
+        r.id = r.file = id;
+        c.rigs.push_back(r);
+    }
+    return c;
+}
+
+Config many_rigs(int n) {
+    Config c = three_rigs();
+    c.rigs.clear();
+    for (int i = 0; i < n; ++i) {
+        RigConfig r;
+        r.id = r.file = "rig" + std::to_string(i);
+        c.rigs.push_back(r);
+    }
+    return c;
+}
+
+/// Not owned: the test's objects outlive the registry.
+template <class T>
+std::shared_ptr<T> borrowed(T& object) {
+    return std::shared_ptr<T>(&object, [](T*) {});
+}
+
+// Git's erase within the reject cooldown moves the rig's refresh earlier (to
+// the cooldown's end): the heap must find it then, not at its old time.
+TEST(RefreshScheduler, FindsARigWhoseRefreshMovedEarlier) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    config.refresh.publish_delay_s = 0;  // no lag window: an erase is a rejection
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    ASSERT_NEAR(seconds_between(clock.now(), scheduler.run_due(registry, clock.now())), 40, 1e-6);
+
+    clock.advance(10);
+    const RigPtr a = registry.find("a");
+    ASSERT_TRUE(a->report_rejected(a->current()->token));  // forced refresh now
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 4; }));
+    ASSERT_TRUE(a->report_rejected(a->current()->token));  // within the cooldown: deferred
+    EXPECT_NEAR(seconds_between(clock.now(), scheduler.run_due(registry, clock.now())), 5, 1e-6);
+    EXPECT_EQ(source.calls(), 4);
+
+    clock.advance(5);
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 5; }));
+    EXPECT_EQ(a->stats().refreshes, 3u);
+    EXPECT_EQ(registry.find("b")->stats().refreshes, 1u);
+}
+
+// A read's refresh moves the rig's next refresh later: its old heap entry
+// must not start another one.
+TEST(RefreshScheduler, ARigWhoseRefreshMovedLaterIsNotRefreshedAtItsOldTime) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    config.refresh.publish_delay_s = 0;
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    scheduler.run_due(registry, clock.now());  // a's entry: in 40 s
+
+    clock.advance(10);
+    const RigPtr a = registry.find("a");
+    a->refresh_async(RefreshTrigger::OnDemand).wait();  // a's next refresh: in 40 s from now
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 4; }));
+
+    clock.advance(30);  // b's and c's refresh time, a's old one
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 6; }));
+    EXPECT_NEAR(seconds_between(clock.now(), scheduler.run_due(registry, clock.now())), 10, 1e-6);
+    EXPECT_EQ(a->stats().refreshes, 2u);
+    EXPECT_EQ(source.calls(), 6);
+}
+
+TEST(RefreshScheduler, RetiredRigsDropOutAndNewOnesComeInAfterAReload) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = rigs_named({"a", "b", "c"});
+    config.refresh.publish_delay_s = 0;
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    scheduler.run_due(registry, clock.now());
+    const RigPtr retired = registry.find("a");
+
+    Config next = rigs_named({"b", "c", "d"});
+    next.refresh.publish_delay_s = 0;
+    registry.reload(borrowed(std::as_const(next)), borrowed(source));
+    // No fallback files: the new generation starts without tokens, all due.
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 6; }));
+
+    clock.advance(40);  // every token of both generations is due
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 9; }));
+    EXPECT_EQ(retired->stats().refreshes, 1u);
+    for (const char* id : {"b", "c", "d"}) EXPECT_EQ(registry.find(id)->stats().refreshes, 2u);
+    scheduler.run_due(registry, clock.now());
+    EXPECT_EQ(source.calls(), 9);
+}
+
+/// Counts concurrent fetches through to a FakeSource.
+class ConcurrencySource final : public TokenSource {
+  public:
+    explicit ConcurrencySource(FakeSource& inner) : inner_(inner) {}
+    Token fetch(const RigConfig& rig) override {
+        const int now = ++running_;
+        int seen = max_.load();
+        while (now > seen && !max_.compare_exchange_weak(seen, now)) {
+        }
+        Token t = inner_.fetch(rig);
+        --running_;
+        return t;
+    }
+    std::string type_name() const override { return "concurrency"; }
+    int max() const { return max_.load(); }
+
+  private:
+    FakeSource& inner_;
+    std::atomic<int> running_{0};
+    std::atomic<int> max_{0};
+};
+
+// 40 rigs due at once, at most 3 background refreshes at a time: the thread
+// starts the rest as refreshes end, with no other wake-up than their ends.
+TEST(RefreshScheduler, KeepsToMaxConcurrentAndStartsWaitingRigsAsRefreshesEnd) {
+    FakeClock clock;
+    FakeSource inner(clock, 60);
+    ConcurrencySource source(inner);
+    Config config = many_rigs(40);
+    RefreshScheduler scheduler(clock, 3600, 3);  // no timed wake in the test's life
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    inner.hold();
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(inner.wait_for_waiting(3));
+    scheduler.run_due(registry, clock.now());
+    EXPECT_EQ(inner.calls(), 3);
+    scheduler.start(registry);
+    inner.release();
+    ASSERT_TRUE(eventually([&] { return inner.calls() == 40 && all_idle(registry); }));
+    scheduler.stop();
+    EXPECT_LE(source.max(), 3);
+    EXPECT_EQ(registry.tokenless(), 0u);
+}
+
+TEST(RefreshScheduler, ReadinessCountReachesZeroExactlyWhenEveryRigHasAToken) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    const auto without_token = [&] {
+        size_t n = 0;
+        for (const auto& rig : registry.rigs()->rigs) n += rig->current() ? 0 : 1;
+        return n;
+    };
+    EXPECT_EQ(registry.tokenless(), 3u);
+    source.fail_next(1);
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    EXPECT_EQ(without_token(), 1u);
+    EXPECT_EQ(registry.tokenless(), 1u);
+    clock.advance(1);  // past the failed rig's backoff
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 4; }));
+    EXPECT_EQ(without_token(), 0u);
+    EXPECT_EQ(registry.tokenless(), 0u);
+    // Later refreshes and reads do not count anything off twice.
+    clock.advance(40);
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 7; }));
+    EXPECT_EQ(registry.tokenless(), 0u);
+}
+
+TEST(RefreshScheduler, ReadinessCountFollowsAReloadKeptRigsSeededFromTheirFiles) {
+    FakeClock clock;
+    FakeSource source(clock, 60);
+    test::TempDir dir;
+    BackingDir backing(dir.path());
+    auto config = std::make_shared<const Config>(rigs_named({"a", "b"}));
+    RefreshScheduler scheduler(clock);
+    RigRegistry registry(
+        config, borrowed(static_cast<TokenSource&>(source)), clock, [] { return 0.0; },
+        scheduler.notifier(), &backing);
+    EXPECT_EQ(registry.tokenless(), 2u);
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 2; }));
+    ASSERT_TRUE(eventually([&] { return backing.read("b").has_value(); }));
+    EXPECT_EQ(registry.tokenless(), 0u);
+
+    // b keeps its token (its fallback file); c is new and has none.
+    registry.reload(std::make_shared<const Config>(rigs_named({"b", "c"})),
+                    borrowed(static_cast<TokenSource&>(source)));
+    EXPECT_EQ(registry.tokenless(), 1u);
+    EXPECT_FALSE(registry.find("c")->current());
+    EXPECT_TRUE(registry.find("b")->current());
+    scheduler.run_due(registry, clock.now());
+    ASSERT_TRUE(eventually([&] { return all_idle(registry) && source.calls() == 3; }));
+    EXPECT_EQ(registry.tokenless(), 0u);
 }
 
 /// A scheduler running over three rigs that have fetched their first tokens.

@@ -181,6 +181,13 @@ class Rig {
     /// as the Rig.
     void keep_alive(std::shared_ptr<const void> owner) { owner_ = std::move(owner); }
 
+    /// `hook` runs once, when a refresh gives the rig its first token (a
+    /// token seeded from the fallback file does not call it). It runs under
+    /// the Rig's lock, so it must take no lock (RigEvents::got_token: an
+    /// atomic). Set before the first refresh; the registry counts the rigs
+    /// still without a token with it, for startup readiness.
+    void set_on_first_token(std::function<void()> hook) { on_first_token_ = std::move(hook); }
+
     /// Hands every token this rig stops serving to `revoker` (null: none),
     /// to be revoked `revoke_after_s` after its last hand-out. Set before the
     /// first refresh; `revoker` must outlive the Rig's refreshes.
@@ -259,6 +266,7 @@ class Rig {
     const Clock& clock_;
     RandomUnit random_;
     std::function<void()> on_refreshed_;
+    std::function<void()> on_first_token_;  // set before the first refresh, then only read
     // Set before the first refresh, then only read; it serializes its own writes.
     std::unique_ptr<FallbackStore> fallback_;
     // Set before the first refresh, then only read.

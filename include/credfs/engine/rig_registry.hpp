@@ -14,6 +14,7 @@
 #include "credfs/core/config.hpp"
 #include "credfs/engine/backing_dir.hpp"
 #include "credfs/engine/rig.hpp"
+#include "credfs/engine/rig_events.hpp"
 #include "credfs/engine/served_feed.hpp"
 
 namespace credfs {
@@ -26,6 +27,10 @@ struct RigSet {
     std::vector<RigPtr> rigs;  ///< In config order.
     std::unordered_map<std::string, RigPtr> by_file;
     double revoke_after_s = 600;  ///< The top-level source's (rigs may have their own).
+    /// What these rigs report, by their index in `rigs`: set by the
+    /// registry (its rigs report to it from their refreshes); null in a set
+    /// built by hand.
+    std::shared_ptr<RigEvents> events;
 };
 
 /// What a reload changed, by rig file name.
@@ -70,6 +75,11 @@ class RigRegistry {
     /// of its served content (Rig::set_served_feed).
     ServedFeed& served_feed() { return feed_; }
 
+    /// Rigs of the current generation without a token yet: zero exactly
+    /// when every rig has one (seeded from its fallback file or refreshed).
+    /// Lock-free: startup readiness polls it.
+    size_t tokenless() const { return current_.load()->events->tokenless(); }
+
     /// The current generation. Thread-safe; never null.
     std::shared_ptr<const RigSet> rigs() const { return current_.load(); }
 
@@ -86,6 +96,8 @@ class RigRegistry {
     std::shared_ptr<const RigSet> build(const std::shared_ptr<const Config>& config,
                                         const std::shared_ptr<TokenSource>& source,
                                         bool seed) const;
+    /// Counts the rigs of `set` that have no token yet (RigEvents), after seeding.
+    static void count_tokenless(const RigSet& set);
 
     // First: the rigs hold a pointer to it.
     ServedFeed feed_;
