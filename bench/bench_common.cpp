@@ -201,7 +201,10 @@ long read_file(const std::string& path, char* buf, std::size_t size) {
     return total;
 }
 
-const char* daemon_binary() { return CREDFS_BINARY; }
+const char* daemon_binary() {
+    const char* other = std::getenv("CREDFS_DAEMON_BINARY");  // as DaemonHarness
+    return other != nullptr && *other != '\0' ? other : CREDFS_BINARY;
+}
 
 TmpfsDir::TmpfsDir() {
     char tmpl[] = "/dev/shm/credfs-bench-XXXXXX";

@@ -7,7 +7,11 @@
 #
 #   bench/run.sh [--quick] [--only NAME[,NAME...]] [--iterations N] [--latency-ms N]
 #                [--scale-rigs N] [--scale-window-s S] [--scale-large-rigs N]
+#                [--daemon PATH]
 #
+# --daemon: run these benchmarks against another build of gastown-credfs
+# (e.g. an older commit's, for a before/after in the same hour); the
+# benchmark programs and fakes stay this tree's.
 # scale also runs an idle case at --scale-large-rigs (default 100,000; 0
 # skips it; not in --quick): every rig's first token takes minutes there.
 #
@@ -37,6 +41,7 @@ while (($# > 0)); do
         --scale-rigs) scale_rigs="$2"; shift 2 ;;
         --scale-window-s) scale_window_s="$2"; shift 2 ;;
         --scale-large-rigs) scale_large_rigs="$2"; shift 2 ;;
+        --daemon) export CREDFS_DAEMON_BINARY="$(realpath "$2")"; shift 2 ;;
         *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -129,6 +134,7 @@ if wants refresh_cpu; then
 fi
 
 echo
+echo "daemon: ${CREDFS_DAEMON_BINARY:-$build/gastown-credfs}"
 echo "| benchmark | metric | value | target | |"
 echo "|---|---|---|---|---|"
 cat "$rows"

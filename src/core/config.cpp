@@ -262,10 +262,10 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     RefreshConfig r;
     const Json::Value& v = object_at(root, "refresh", "refresh");
     if (v.isNull()) return r;
-    check_keys(
-        v, "refresh",
-        {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
-         "backoff_max_s", "assumed_ttl_s", "reject_cooldown_s", "publish_delay_s", "mandatory_s"});
+    check_keys(v, "refresh",
+               {"margin_s", "min_ttl_s", "jitter_s", "read_timeout_s", "backoff_initial_s",
+                "backoff_max_s", "assumed_ttl_s", "reject_cooldown_s", "publish_delay_s",
+                "mandatory_s", "max_concurrent_refreshes"});
     seconds_at(v, "margin_s", "refresh.margin_s", r.margin_s);
     seconds_at(v, "min_ttl_s", "refresh.min_ttl_s", r.min_ttl_s);
     seconds_at(v, "jitter_s", "refresh.jitter_s", r.jitter_s);
@@ -276,6 +276,8 @@ RefreshConfig parse_refresh(const Json::Value& root) {
     seconds_at(v, "reject_cooldown_s", "refresh.reject_cooldown_s", r.reject_cooldown_s);
     seconds_at(v, "publish_delay_s", "refresh.publish_delay_s", r.publish_delay_s);
     seconds_at(v, "mandatory_s", "refresh.mandatory_s", r.mandatory_s);
+    count_at(v, "max_concurrent_refreshes", "refresh.max_concurrent_refreshes", 1, 256,
+             r.max_concurrent_refreshes);
     at_least_a_millisecond(r.read_timeout_s, "refresh.read_timeout_s");
     at_least_a_millisecond(r.backoff_initial_s, "refresh.backoff_initial_s");
     if (r.backoff_max_s < r.backoff_initial_s) {

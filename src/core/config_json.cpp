@@ -70,6 +70,16 @@ void seconds_at(const Json::Value& parent, const std::string& name, const std::s
     out = s;
 }
 
+void count_at(const Json::Value& parent, const std::string& name, const std::string& key, int min,
+              int max, int& out) {
+    const Json::Value& v = parent[name];
+    if (v.isNull()) return;
+    if (!v.isInt() || v.isBool() || v.asInt() < min || v.asInt() > max) {
+        fail(key, "must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+    }
+    out = v.asInt();
+}
+
 void at_least_a_millisecond(double value, const std::string& key) {
     if (value < 0.001) fail(key, "must be at least 0.001 seconds");
 }

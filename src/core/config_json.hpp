@@ -36,6 +36,11 @@ void seconds_at(const Json::Value& parent, const std::string& name, const std::s
                 double& out);
 
 /// Throws unless `value` (seconds) is at least 0.001.
+/// Reads `parent[name]` (when present) into `out`: an integer from `min` to
+/// `max`; else fail(key, ...).
+void count_at(const Json::Value& parent, const std::string& name, const std::string& key, int min,
+              int max, int& out);
+
 void at_least_a_millisecond(double value, const std::string& key);
 
 /// True when `s` holds a space, a control byte or DEL.

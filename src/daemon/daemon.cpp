@@ -215,9 +215,14 @@ struct FuseArgs {
 
 /// The freshness engine and what drives it, whichever front end serves.
 struct Engine {
+    explicit Engine(const Config& c)
+        : config(std::make_shared<const Config>(c)),
+          scheduler(clock, 1.0, static_cast<size_t>(c.refresh.max_concurrent_refreshes)),
+          refresh_pool(static_cast<size_t>(c.refresh.max_concurrent_refreshes),
+                       static_cast<size_t>(c.refresh.max_concurrent_refreshes)) {}
     SystemClock clock;
     std::shared_ptr<const Config> config;
-    RefreshScheduler scheduler{clock};
+    RefreshScheduler scheduler;
     // Opened before mounting: the mount hides this directory from everyone
     // else, and the daemon keeps writing the static fallback files into it.
     std::unique_ptr<BackingDir> backing;
@@ -227,9 +232,10 @@ struct Engine {
     // Runs every refresh. Before the registry (rigs wait for their refreshes
     // as they go), after what the refreshes use (source, backing dir): its
     // workers are joined before those go. Its background lane is as wide as
-    // the scheduler's bound on background refreshes.
-    RefreshPool refresh_pool{RefreshPool::kDefaultBackgroundWorkers,
-                             RefreshPool::kDefaultUrgentReserve};
+    // the scheduler's bound on background refreshes
+    // (refresh.max_concurrent_refreshes), and as many workers again are kept
+    // for refreshes readers wait on.
+    RefreshPool refresh_pool;
     std::unique_ptr<RigRegistry> registry;
     std::unique_ptr<Reloader> reloader;
     WallTime started_at = clock.now();
@@ -247,8 +253,7 @@ struct Engine {
 
 /// Builds the engine over `dir`; null after one error line.
 std::unique_ptr<Engine> make_engine(const Config& config, const DaemonOptions& options) {
-    auto e = std::make_unique<Engine>();
-    e->config = std::make_shared<const Config>(config);
+    auto e = std::make_unique<Engine>(config);
     try {
         e->backing = std::make_unique<BackingDir>(options.mountpoint);
         e->source = make_token_source(config.source, e->clock);

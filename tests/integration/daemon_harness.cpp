@@ -102,8 +102,8 @@ DaemonHarness::DaemonHarness() {
     // CREDFS_TEST_TMPDIR: another filesystem for the mount and its backing
     // files (benchmarks compare ext4 with tmpfs); /tmp when unset.
     const char* base = std::getenv("CREDFS_TEST_TMPDIR");
-    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
-                       "/credfs-it-XXXXXX";
+    std::string tmpl =
+        std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/credfs-it-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) {
         throw std::runtime_error("mkdtemp " + tmpl + ": " + std::strerror(errno));
     }
@@ -197,7 +197,10 @@ void DaemonHarness::write_config(const std::string& api_url, const RefreshParams
 
 ::testing::AssertionResult DaemonHarness::start(const StartOptions& options) {
     if (pid_ > 0 && !exit_status_) return ::testing::AssertionFailure() << "already started";
-    const std::string binary = CREDFS_BINARY;
+    // CREDFS_DAEMON_BINARY: another build of the daemon under the same
+    // harness (bench/run.sh --daemon compares two commits' daemons).
+    const char* other = std::getenv("CREDFS_DAEMON_BINARY");
+    const std::string binary = other != nullptr && *other != '\0' ? other : CREDFS_BINARY;
     if (::access(binary.c_str(), X_OK) != 0) {
         return ::testing::AssertionFailure() << "daemon binary " << binary << " not executable";
     }

@@ -304,6 +304,19 @@ TEST_F(ConfigTest, PublishDelayAndMandatoryWindow) {
               "refresh.publish_delay_s: must be a number of seconds");
 }
 
+TEST_F(ConfigTest, MaxConcurrentRefreshesIsAnIntegerFromOneTo256) {
+    EXPECT_EQ(parse_config(gastown(), env()).refresh.max_concurrent_refreshes, 8);
+    EXPECT_EQ(parse_config(gastown(R"(, "refresh": {"max_concurrent_refreshes": 32})"), env())
+                  .refresh.max_concurrent_refreshes,
+              32);
+    const std::string why = "refresh.max_concurrent_refreshes: must be an integer from 1 to 256";
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"max_concurrent_refreshes": 0})")), why);
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"max_concurrent_refreshes": 257})")), why);
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"max_concurrent_refreshes": 2.5})")), why);
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"max_concurrent_refreshes": "8"})")), why);
+    EXPECT_EQ(error_of(gastown(R"(, "refresh": {"max_concurrent_refreshes": true})")), why);
+}
+
 TEST_F(ConfigTest, APublishDelayWithoutRoomShrinksWithOneWarning) {
     // Exactly margin_s - min_ttl_s: fits, no warning.
     const Config exact = parse_config(

@@ -84,6 +84,10 @@ struct RefreshConfig {
     /// (waiting up to read_timeout_s) before it may be given that token; the
     /// window applied is effective_mandatory_s() (refresh_policy.hpp).
     double mandatory_s = 60;
+    /// Background refreshes running at once, and as many more worker
+    /// threads kept for refreshes a reader waits on (engine/refresh_pool).
+    /// Read at start; a reload keeps the running value.
+    int max_concurrent_refreshes = 8;
 };
 
 /// One rig: one credential-store file in the mount root.
