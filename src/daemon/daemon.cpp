@@ -243,8 +243,11 @@ struct Engine {
     std::atomic<bool> files_mode{false};
 
     // The revoker's thread asks the registry: stopped before it goes.
+    // Refreshes still queued for the pool end without an upstream call: the
+    // rigs wait for theirs as they go, the pool for all.
     ~Engine() {
         if (revoker) revoker->stop();
+        if (registry) registry->stop_refreshes();
     }
     StatusInfo status_info(const char* mode) const {
         return StatusInfo{CREDFS_VERSION, started_at, mode, revoker.get()};
@@ -388,6 +391,7 @@ int serve_files(Engine& e, const DaemonOptions& options, bool started, Readiness
     spdlog::info("files mode: stopping on signal {}", sig);
     stopping = true;
     watcher.stop();
+    e.registry->stop_refreshes();  // a reload waits for its rigs' queued refreshes
     e.reloader->stop();
     e.scheduler.stop();
     if (announcer.joinable()) announcer.join();
@@ -471,6 +475,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
         ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     } else {
         stopping = true;
+        e.registry->stop_refreshes();  // a reload waits for its rigs' queued refreshes
         e.reloader->stop();
         e.scheduler.stop();
     }

@@ -163,6 +163,11 @@ void Rig::retire() {
     wait_idle();
 }
 
+void Rig::stop_refreshes() {
+    MutexLock lock(mu_);
+    stopping_ = true;
+}
+
 bool Rig::in_backoff(WallTime now) const {
     MutexLock lock(mu_);
     return stats_.consecutive_failures > 0 && now < stats_.next_refresh_at;
@@ -193,7 +198,7 @@ std::shared_future<void> Rig::start_refresh(RefreshTrigger trigger) {
         if (trigger != RefreshTrigger::Background) pool.promote(flight_job_);
         return flight_;
     }
-    if (retired_) return already_done();
+    if (retired_ || stopping_) return already_done();
     auto done = std::make_shared<std::promise<void>>();
     std::shared_future<void> flight = done->get_future().share();
     // Submit before marking the flight: if no worker can run it (it throws),
@@ -207,6 +212,16 @@ std::shared_future<void> Rig::start_refresh(RefreshTrigger trigger) {
 }
 
 void Rig::run_refresh(RefreshTrigger trigger, std::promise<void> done) {
+    {
+        MutexLock lock(mu_);
+        if (stopping_ && trigger != RefreshTrigger::Rejected) {
+            // Queued before the stop: nobody waits for its token any more.
+            in_flight_ = false;
+            idle_.notify_all();
+            done.set_value();
+            return;
+        }
+    }
     const auto started = std::chrono::steady_clock::now();
     std::optional<Token> token;
     std::string error;

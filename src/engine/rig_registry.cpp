@@ -110,6 +110,10 @@ void RigRegistry::set_refresh_pool(RefreshPool* pool) {
     for (const auto& rig : current_.load()->rigs) rig->set_refresh_pool(pool);
 }
 
+void RigRegistry::stop_refreshes() const {
+    for (const auto& rig : current_.load()->rigs) rig->stop_refreshes();
+}
+
 bool RigRegistry::serves(const std::string& token) const {
     const auto set = current_.load();
     return std::any_of(set->rigs.begin(), set->rigs.end(),

@@ -173,6 +173,15 @@ class Rig {
     /// source's timeouts). Reads of its current token keep working.
     void retire() CREDFS_EXCLUDES(mu_);
 
+    /// The daemon is stopping: no refresh starts after this, and one still
+    /// queued for a pool worker ends without an upstream call, unless git's
+    /// rejection asked for it (its write-through repairs the fallback file
+    /// git reads next). Without this, a burst queued behind a hung upstream
+    /// kept the daemon from exiting for request_timeout_s per round of
+    /// workers. Returns at once; the destructor still waits for a running
+    /// refresh. Thread-safe.
+    void stop_refreshes() CREDFS_EXCLUDES(mu_);
+
     /// Runs this rig's refreshes on `pool` (null: RefreshPool::shared()),
     /// which must outlive the Rig. Set before the first refresh.
     void set_refresh_pool(RefreshPool* pool) { pool_ = pool; }
@@ -289,6 +298,7 @@ class Rig {
     // kept lines, and both must change together.
     GitRewritePolicy git_ CREDFS_GUARDED_BY(mu_);
     bool retired_ CREDFS_GUARDED_BY(mu_) = false;
+    bool stopping_ CREDFS_GUARDED_BY(mu_) = false;  // stop_refreshes()
     // Make-before-break: current_ serves newest_ (the last token taken), or
     // previous_ (the one newest_ replaced) while newest_ is held back.
     CredentialPtr newest_ CREDFS_GUARDED_BY(mu_);

@@ -91,6 +91,11 @@ class RigRegistry {
     ReloadSummary reload(const std::shared_ptr<const Config>& config,
                          const std::shared_ptr<TokenSource>& source);
 
+    /// The daemon is stopping: Rig::stop_refreshes() on every current rig,
+    /// so the refreshes still queued for the pool end without an upstream
+    /// call. Returns at once. Thread-safe.
+    void stop_refreshes() const;
+
   private:
     /// Throws SourceError when a rig's own source cannot be built.
     std::shared_ptr<const RigSet> build(const std::shared_ptr<const Config>& config,
