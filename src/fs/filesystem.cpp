@@ -111,7 +111,7 @@ NodeAttr Filesystem::base_attr() const {
 void Filesystem::rig_attr(const Rig& rig, NodeAttr& out) const {
     out.ino = named_.ino_of(rig.config().file);
     out.cacheable = true;
-    if (const CredentialPtr cred = cache_.attr_content(out.ino, rig.current())) {
+    if (const CredentialPtr cred = rig.current()) {
         out.size = static_cast<off_t>(cred->content.size());
         out.mtime = cred->fetched_at;
     }
@@ -145,14 +145,10 @@ int Filesystem::other_attr(const std::string& name, NodeAttr& out) const {
 bool Filesystem::handle_attr(Ino ino, const OpenFile& open, NodeAttr& out) const {
     return std::visit(Overloaded{
                           [&](const RigFile& f) {
-                              // The pages' content while cached handles are
-                              // open, even for a direct_io handle: the
-                              // kernel's i_size must match its pages.
-                              const CredentialPtr cred = cache_.attr_content(ino, f.credential);
                               out.ino = ino;
                               out.cacheable = true;
-                              out.size = static_cast<off_t>(cred->content.size());
-                              out.mtime = cred->fetched_at;
+                              out.size = static_cast<off_t>(f.credential->content.size());
+                              out.mtime = f.credential->fetched_at;
                               return true;
                           },
                           [&](const RenderedFile& f) {
@@ -266,9 +262,7 @@ int Filesystem::open(Ino ino, int flags, std::unique_ptr<OpenFile>& out) {
                 if (!opens_read_only(flags)) return -EACCES;
                 ReadResult result = rig->credential_for_read();
                 if (result.error != 0) return -result.error;
-                const bool page_cache = cache_.admit(ino, result.credential);
-                out = std::make_unique<OpenFile>(
-                    RigFile{std::move(result.credential), ino, page_cache});
+                out = std::make_unique<OpenFile>(RigFile{std::move(result.credential)});
                 return 0;
             },
             [&](const BackingNode& b) { return open_other(b.name, flags, out); },
@@ -321,12 +315,7 @@ ssize_t Filesystem::write(const OpenFile& file, std::string_view data, off_t off
     return write_open_file(file, scratch_, data, offset, append);
 }
 
-void Filesystem::release(OpenFile& file) {
-    if (const auto* rig = std::get_if<RigFile>(&file); rig != nullptr && rig->page_cache) {
-        cache_.release(rig->ino);
-    }
-    release_open_file(file, scratch_);
-}
+void Filesystem::release(OpenFile& file) { release_open_file(file, scratch_); }
 
 int Filesystem::truncate(Ino ino, const OpenFile* open, off_t size) {
     if (open != nullptr) {

@@ -83,7 +83,8 @@ constexpr double kStableEntryTimeoutS = 10;
 /// Seconds the kernel may keep the attributes of a rig file or the root
 /// (NodeAttr::cacheable): it saves the GETATTRs of the permission check at
 /// open and of fstat. A rig file's changes are invalidated explicitly
-/// (KernelCache); the root's attributes never change. Other nodes change
+/// (KernelCache::changed) before any open sees them; the root's attributes
+/// never change. Other nodes change
 /// behind the kernel's back and get 0.
 constexpr double kStableAttrTimeoutS = 10;
 
@@ -201,14 +202,12 @@ void op_releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
     fuse_reply_err(req, 0);
 }
 
-/// A rig file's handle that KernelCache admitted reads through the page cache
-/// and keeps what is there (it holds these very bytes); every other handle is
-/// direct_io, so no read of it is ever answered from a page.
+/// Every handle is direct_io: each read reaches the daemon and is answered
+/// from its own handle's snapshot, never from a page another handle filled
+/// (docs/design.md, "Kernel caching").
 int reply_open(fuse_req_t req, fuse_file_info* fi, std::unique_ptr<OpenFile> file) {
-    const auto* rig = std::get_if<RigFile>(file.get());
-    const bool page_cache = rig != nullptr && rig->page_cache;
-    fi->direct_io = page_cache ? 0 : 1;
-    fi->keep_cache = page_cache ? 1 : 0;
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
     // Held before the reply: the kernel may send READ or RELEASE at once.
     fi->fh = front(req).files.adopt(std::move(file));
     if (fuse_reply_open(req, fi) != 0) {
@@ -339,8 +338,10 @@ const fuse_lowlevel_ops& fuse_ll_ops() {
 }
 
 void start_kernel_cache(Filesystem& fs, fuse_session* se, ServedFeed& feed) {
-    fs.kernel_cache().set_invalidate(
-        [se](Ino ino) { return fuse_lowlevel_notify_inval_inode(se, ino, 0, 0); });
+    // A negative offset drops the attributes only; 0 and length 0 every page too.
+    fs.kernel_cache().set_invalidate([se](Ino ino, bool pages) {
+        return fuse_lowlevel_notify_inval_inode(se, ino, pages ? 0 : -1, 0);
+    });
     fs.kernel_cache().start();
     feed.subscribe([&fs](const std::string& file) { fs.served_changed(file); });
 }

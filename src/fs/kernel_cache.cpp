@@ -1,76 +1,26 @@
 #include "credfs/fs/kernel_cache.hpp"
 
-#include <spdlog/spdlog.h>
-
-#include <cstring>
 #include <utility>
-#include <vector>
 
 namespace credfs {
-
-namespace {
-
-bool same_bytes(const CredentialPtr& a, const CredentialPtr& b) {
-    return a == b || (a && b && a->content == b->content);
-}
-
-}  // namespace
 
 KernelCache::~KernelCache() { stop(); }
 
 void KernelCache::set_invalidate(Invalidate invalidate) {
     MutexLock lock(mu_);
     invalidate_ = std::move(invalidate);
-    // What the kernel cached under the old function is unknown to the new one.
-    for (auto& [ino, state] : states_) state.cached.reset();
 }
 
-bool KernelCache::admit(Ino ino, const CredentialPtr& content) {
+KernelCache::Invalidate KernelCache::current() const {
     MutexLock lock(mu_);
-    State& state = states_[ino];
-    if (invalidate_ && same_bytes(state.cached, content)) {
-        ++state.opens;
-        ++stats_.cached_opens;
-        return true;
-    }
-    if (!invalidate_ || state.opens > 0) {
-        // Handles reading other bytes through the cache are open: they could
-        // fill it again after an invalidation.
-        ++stats_.direct_opens;
-        return false;
-    }
-    // Under mu_: no other open may be admitted for these bytes before the
-    // kernel has dropped the old ones. No cached handle is open, so no read
-    // of this inode is in flight and the call does not wait on one.
-    ++stats_.invalidations;
-    if (const int rc = invalidate_(ino); rc != 0 && rc != -ENOENT) {
-        // -ENOENT: the kernel holds nothing for the inode; anything else
-        // leaves its cache unknown.
-        spdlog::warn("kernel cache: cannot invalidate inode {}: {}", ino, std::strerror(-rc));
-        state.cached.reset();
-        ++stats_.direct_opens;
-        return false;
-    }
-    state.cached = content;
-    state.opens = 1;
-    ++stats_.cached_opens;
-    return true;
-}
-
-void KernelCache::release(Ino ino) {
-    MutexLock lock(mu_);
-    const auto it = states_.find(ino);
-    if (it != states_.end() && it->second.opens > 0) --it->second.opens;
-}
-
-CredentialPtr KernelCache::attr_content(Ino ino, CredentialPtr current) const {
-    MutexLock lock(mu_);
-    const auto it = states_.find(ino);
-    if (it != states_.end() && it->second.opens > 0 && it->second.cached) return it->second.cached;
-    return current;
+    return invalidate_;
 }
 
 void KernelCache::changed(Ino ino) {
+    // Attributes only: the kernel drops them without waiting on anything.
+    // An attribute answer computed before this and delivered after it is
+    // discarded by the kernel (its attribute version is older).
+    if (const Invalidate invalidate = current()) invalidate(ino, false);
     {
         MutexLock lock(queue_mu_);
         if (!running_) return;
@@ -107,24 +57,13 @@ void KernelCache::drain_queue() {
             if (!running_) return;
             batch.swap(queued_);
         }
-        Invalidate invalidate;
-        {
-            MutexLock lock(mu_);
-            invalidate = invalidate_;
-        }
-        // Outside mu_: with cached handles open this may wait for their
-        // reads, which never need mu_. Dropping pages and attributes is
-        // always safe: the kernel asks again, and the answers follow the
-        // rules above.
+        // Pages a private mapping or a readahead filled; dropping them may
+        // wait for such a read in flight, which no lock of ours holds up.
+        const Invalidate invalidate = current();
         for (const Ino ino : batch) {
-            if (invalidate) invalidate(ino);
+            if (invalidate) invalidate(ino, true);
         }
     }
-}
-
-KernelCacheStats KernelCache::stats() const {
-    MutexLock lock(mu_);
-    return stats_;
 }
 
 }  // namespace credfs

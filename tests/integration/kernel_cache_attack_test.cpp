@@ -1,13 +1,12 @@
 // Attacks on the kernel caching of rig files (issue #14, docs/design.md
 // "Kernel caching"): ways a process can get the kernel to fill a rig file's
-// page cache through a handle the daemon answered with direct_io, while
-// other handles read the same inode through that cache. The design assumes
-// "the kernel fills pages only through an open cached handle"; on Linux 6.x
-// posix_fadvise(WILLNEED), readahead(2) and a MAP_PRIVATE mmap of a
-// FOPEN_DIRECT_IO handle read pages in through that handle (fuse_readahead,
-// fuse_read_folio; fuse_file_mmap maps private mappings of direct_io files
-// through the page cache). These tests FAIL on 41ea651: a cached handle
-// reads another open's (newer or older) token, cut to its own size.
+// page cache through a direct_io handle. On Linux 6.x posix_fadvise(WILLNEED),
+// readahead(2) and a MAP_PRIVATE mmap of a FOPEN_DIRECT_IO handle read pages
+// in through that handle (fuse_readahead, fuse_read_folio; fuse_file_mmap
+// maps private mappings of direct_io files through the page cache). These
+// failed (41ea651) while an open could be admitted to the page cache
+// (keep_cache): a cached handle read another open's newer or older token, cut
+// to its own size. Every open is direct_io since; the tests keep it so.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>

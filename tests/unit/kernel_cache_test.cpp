@@ -1,8 +1,7 @@
-// KernelCache (fs/kernel_cache.hpp): which rig-file opens may read through
-// the kernel's page cache, when the inode is invalidated, and what its
-// attributes describe meanwhile. The kernel is played by a recording
-// Invalidate function; the mount-level check is
-// tests/integration/kernel_cache_test.cpp.
+// KernelCache (fs/kernel_cache.hpp): a change of a rig's served content drops
+// the kernel's attributes at once and its pages soon. The kernel is played by
+// a recording Invalidate function; the mount-level checks are
+// tests/integration/kernel_cache_test.cpp and kernel_cache_attack_test.cpp.
 #include "credfs/fs/kernel_cache.hpp"
 
 #include <gtest/gtest.h>
@@ -10,9 +9,10 @@
 #include <fcntl.h>
 
 #include <atomic>
-#include <cerrno>
 #include <memory>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "filesystem_fixture.hpp"
@@ -21,142 +21,52 @@
 namespace credfs::test {
 namespace {
 
-CredentialPtr content(const std::string& bytes) {
-    return std::make_shared<const Credential>("ghs_x", WallTime{}, WallTime{}, bytes);
-}
-
-class KernelCacheTest : public ::testing::Test {
-  protected:
-    KernelCacheTest() {
-        cache_.set_invalidate([this](Ino ino) {
-            invalidated_.push_back(ino);
-            return result_.load();
-        });
-    }
-    KernelCache cache_;
-    std::vector<Ino> invalidated_;
-    std::atomic<int> result_{0};
-};
-
-TEST(KernelCacheOff, WithoutAnInvalidationEveryOpenIsDirect) {
+TEST(KernelCache, AChangeDropsTheAttributesAtOnceAndThePagesOnTheQueuesThread) {
     KernelCache cache;
-    EXPECT_FALSE(cache.admit(100, content("a\n")));
-    EXPECT_FALSE(cache.admit(100, content("a\n")));
-    EXPECT_EQ(cache.stats().direct_opens, 2u);
-}
-
-TEST_F(KernelCacheTest, TheFirstOpenInvalidatesThenTheSameBytesReuseTheCache) {
-    EXPECT_TRUE(cache_.admit(100, content("line-1\n")));
-    EXPECT_EQ(invalidated_, std::vector<Ino>{100});
-    cache_.release(100);
-    // Equal bytes in another Credential object: the pages hold them already.
-    EXPECT_TRUE(cache_.admit(100, content("line-1\n")));
-    EXPECT_TRUE(cache_.admit(100, content("line-1\n")));
-    EXPECT_EQ(invalidated_.size(), 1u);
-    EXPECT_EQ(cache_.stats().cached_opens, 3u);
-}
-
-TEST_F(KernelCacheTest, NewBytesWhileACachedHandleIsOpenGoDirectAndAttributesKeepTheCachedSize) {
-    const CredentialPtr old_bytes = content("short\n");
-    const CredentialPtr new_bytes = content("a longer line\n");
-    ASSERT_TRUE(cache_.admit(100, old_bytes));
-    EXPECT_FALSE(cache_.admit(100, new_bytes));
-    EXPECT_EQ(invalidated_.size(), 1u);  // the open handle could refill old pages
-    // i_size must match the pages the open handle fills.
-    EXPECT_EQ(cache_.attr_content(100, new_bytes), old_bytes);
-
-    cache_.release(100);
-    EXPECT_EQ(cache_.attr_content(100, new_bytes), new_bytes);
-    EXPECT_TRUE(cache_.admit(100, new_bytes));
-    EXPECT_EQ(invalidated_, (std::vector<Ino>{100, 100}));
-    EXPECT_EQ(cache_.attr_content(100, old_bytes), new_bytes);
-}
-
-TEST_F(KernelCacheTest, InodesAreIndependent) {
-    ASSERT_TRUE(cache_.admit(100, content("a\n")));
-    EXPECT_TRUE(cache_.admit(101, content("b\n")));
-    EXPECT_EQ(invalidated_, (std::vector<Ino>{100, 101}));
-}
-
-TEST_F(KernelCacheTest, AFailedInvalidationGivesDirectIoAndIsTriedAgain) {
-    result_ = -EIO;
-    EXPECT_FALSE(cache_.admit(100, content("a\n")));
-    result_ = 0;
-    EXPECT_TRUE(cache_.admit(100, content("a\n")));
-    EXPECT_EQ(invalidated_.size(), 2u);
-}
-
-TEST_F(KernelCacheTest, ENoEntMeansTheKernelHoldsNothing) {
-    result_ = -ENOENT;  // the kernel never looked the inode up
-    EXPECT_TRUE(cache_.admit(100, content("a\n")));
-}
-
-TEST_F(KernelCacheTest, ANewInvalidationFunctionForgetsWhatWasCached) {
-    ASSERT_TRUE(cache_.admit(100, content("a\n")));
-    cache_.release(100);
-    cache_.set_invalidate([this](Ino ino) {
-        invalidated_.push_back(ino + 1000);
+    Mutex mu;
+    std::vector<std::pair<Ino, bool>> calls;
+    auto recorded = [&] {
+        MutexLock lock(mu);
+        return calls;
+    };
+    cache.set_invalidate([&](Ino ino, bool pages) {
+        MutexLock lock(mu);
+        calls.emplace_back(ino, pages);
         return 0;
     });
-    EXPECT_TRUE(cache_.admit(100, content("a\n")));
-    EXPECT_EQ(invalidated_, (std::vector<Ino>{100, 1100}));
-    cache_.set_invalidate({});
-    EXPECT_FALSE(cache_.admit(100, content("a\n")));
-}
-
-TEST(KernelCacheQueue, AChangeIsInvalidatedOnTheQueuesThread) {
-    KernelCache cache;
-    std::atomic<int> calls{0};
-    std::atomic<Ino> last{0};
-    cache.set_invalidate([&](Ino ino) {
-        last = ino;
-        ++calls;
-        return 0;
-    });
-    cache.changed(7);  // not started: dropped
+    cache.changed(7);  // not started: attributes only
+    EXPECT_EQ(recorded(), (std::vector<std::pair<Ino, bool>>{{7, false}}));
     cache.start();
     cache.changed(42);
-    EXPECT_TRUE(eventually([&] { return calls.load() == 1; }));
-    EXPECT_EQ(last.load(), 42u);
+    EXPECT_EQ(recorded().at(1), (std::pair<Ino, bool>{42, false}));  // before changed() returned
+    EXPECT_TRUE(eventually([&] { return recorded().size() == 3; }));
+    EXPECT_EQ(recorded().at(2), (std::pair<Ino, bool>{42, true}));
     cache.stop();
-    cache.changed(43);  // stopped: dropped
-    EXPECT_EQ(calls.load(), 1);
+    cache.changed(43);  // stopped: attributes only
+    EXPECT_EQ(recorded().size(), 4u);
+    cache.set_invalidate({});
+    cache.changed(44);  // off: nothing
+    EXPECT_EQ(recorded().size(), 4u);
 }
 
-// Through Filesystem: an open handle admitted to the cache fixes the size the
-// rig file's attributes report until it is released, even for a direct_io
-// handle's fstat.
-TEST_F(FilesystemTest, AttributesDescribeTheCachedBytesWhileACachedHandleIsOpen) {
-    fs_.kernel_cache().set_invalidate([](Ino) { return 0; });
-    std::unique_ptr<OpenFile> cached;
-    ASSERT_EQ(open("rig-a", O_RDONLY, cached), 0);
-    ASSERT_TRUE(std::get<RigFile>(*cached).page_cache);
-    const off_t old_size = static_cast<off_t>(credential_of(*cached).content.size());
-
-    std::unique_ptr<OpenFile> lock;
-    ASSERT_EQ(create("rig-a.lock", O_RDWR | O_CREAT | O_EXCL, lock), 0);
-    const std::string rewrite =
-        "https://x-access-token:ghs_OLD@github.com\nhttps://a:b@gitlab.example\n";
-    ASSERT_EQ(fs_.write(*lock, rewrite, 0, false), static_cast<ssize_t>(rewrite.size()));
-    fs_.release(*lock);
-    ASSERT_EQ(fs_.rename("rig-a.lock", "rig-a", false), 0);
-
-    std::unique_ptr<OpenFile> direct;
-    ASSERT_EQ(open("rig-a", O_RDONLY, direct), 0);
-    EXPECT_FALSE(std::get<RigFile>(*direct).page_cache);
-    const off_t new_size = static_cast<off_t>(credential_of(*direct).content.size());
-    ASSERT_NE(new_size, old_size);
-    NodeAttr attr;
-    ASSERT_EQ(fs_.lookup("rig-a", attr), 0);
-    EXPECT_EQ(attr.size, old_size);
-    EXPECT_TRUE(attr.cacheable);
-    ASSERT_EQ(fs_.getattr(attr.ino, direct.get(), attr), 0);
-    EXPECT_EQ(attr.size, old_size);
-
-    fs_.release(*cached);
-    ASSERT_EQ(fs_.getattr(attr.ino, nullptr, attr), 0);
-    EXPECT_EQ(attr.size, new_size);
-    fs_.release(*direct);
+TEST(KernelCache, EveryChangedInodeHasItsPagesDropped) {
+    KernelCache cache;
+    Mutex mu;
+    std::set<Ino> dropped;
+    cache.set_invalidate([&](Ino ino, bool pages) {
+        if (pages) {
+            MutexLock lock(mu);
+            dropped.insert(ino);
+        }
+        return 0;
+    });
+    cache.start();
+    for (Ino ino = 100; ino < 200; ++ino) cache.changed(ino);
+    EXPECT_TRUE(eventually([&] {
+        MutexLock lock(mu);
+        return dropped.size() == 100;
+    }));
+    cache.stop();
 }
 
 // Every change of the served content reaches the registry's ServedFeed with

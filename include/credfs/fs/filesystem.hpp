@@ -95,9 +95,7 @@ class Filesystem {
 
     /// Opens an existing file. A rig file opens read-only (-EACCES for write
     /// access or O_TRUNC) and may wait up to refresh.read_timeout_s for an
-    /// on-demand refresh (-EIO when no unexpired token); its handle reads
-    /// through the page cache when kernel_cache() admits it (RigFile::page_cache),
-    /// which may invalidate the inode first; .status and .metrics
+    /// on-demand refresh (-EIO when no unexpired token); .status and .metrics
     /// likewise (-EACCES), rendered now; the backing directory's files
     /// read-only (-EROFS). -EISDIR for the root.
     int open(Ino ino, int flags, std::unique_ptr<OpenFile>& out);
@@ -126,7 +124,8 @@ class Filesystem {
     void release(OpenFile& file);
 
     const Scratch& scratch() const { return scratch_; }
-    /// What the kernel may cache of rig files. The FUSE adapter turns it on.
+    /// Drops what the kernel cached of a rig file when its content changes.
+    /// The FUSE adapter turns it on.
     KernelCache& kernel_cache() { return cache_; }
     /// A rig's served content changed (ServedFeed's listener): the kernel's
     /// cache of file `file` is dropped soon (KernelCache::changed).

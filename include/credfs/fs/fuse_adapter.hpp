@@ -41,17 +41,15 @@ class FuseFrontEnd {
 /// inodes pass straight through: the mount is one flat directory. Rig files
 /// and the root have 10 s attribute timeouts (a rig file's changes are
 /// invalidated through KernelCache), every other node 0; entry timeouts are 0
-/// for scratch files and 10 s for nodes whose inode never changes. A rig
-/// file's open reads through the page cache when KernelCache admits it, else
-/// direct_io, as every other file. There is no flush (the kernel stops
-/// sending it).
+/// for scratch files and 10 s for nodes whose inode never changes. Every
+/// open is direct_io. There is no flush (the kernel stops sending it).
 /// Forgets are no-ops: no per-lookup state is kept, and inode numbers are
 /// never reused.
 const fuse_lowlevel_ops& fuse_ll_ops();
 
-/// Turns on the kernel caching of `fs`'s rig files for session `se` (the
-/// invalidation is fuse_lowlevel_notify_inval_inode of the attributes and
-/// every page), starts its queue's thread (call with the stop signals
+/// Turns on the invalidation of `fs`'s rig files for session `se`
+/// (fuse_lowlevel_notify_inval_inode: the attributes at once, the pages on
+/// the queue's thread), starts that thread (call with the stop signals
 /// blocked) and feeds it `feed`'s changes. Undo it with
 /// stop_kernel_cache() before the session is unmounted.
 void start_kernel_cache(Filesystem& fs, fuse_session* se, ServedFeed& feed);

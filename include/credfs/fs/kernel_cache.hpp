@@ -1,48 +1,35 @@
-// Which opens of a rig file may read through the kernel's page cache, and
-// which content the file's attributes describe meanwhile. The argument that
-// no read ever gets older content than its open was given, or a torn line,
-// is in docs/design.md ("Kernel caching"); in short:
+// What the kernel may cache of rig files, and how the mount drops it when a
+// rig's served content changes (docs/design.md, "Kernel caching").
 //
-// * A handle reads through the cache only when every handle that does so now
-//   reads the same bytes (`cached_` below), so the pages the kernel fills can
-//   only hold those bytes.
-// * The cached content changes only when no such handle is open, and only
-//   after the kernel has dropped the inode's pages and attributes (the
-//   invalidation, done before the open is answered). With no cached handle
-//   open no read is in flight on the inode, so that never waits on a read.
-// * While a cached handle is open, the inode's attributes report the cached
-//   content's size, so the kernel's i_size always matches its pages.
-// * Any other open is direct_io: its reads reach the daemon and its handle.
+// The kernel keeps a rig file's attributes (10-s attribute timeout) so the
+// permission check at open and fstat need no request, and every change of the
+// served content invalidates them at once, before the change is visible to
+// any open. Reads stay direct_io: a handle's bytes never come from a page
+// another handle filled (a MAP_PRIVATE mmap or POSIX_FADV_WILLNEED fills the
+// page cache even through a direct_io handle, so no open can prove what the
+// pages hold). The pages such calls leave are dropped too, on a thread of
+// its own, since that may wait for reads in flight.
 //
 // FUSE-free: the invalidation is a function the adapter supplies
 // (fuse_lowlevel_notify_inval_inode), so unit tests drive this directly.
 #pragma once
 
 #include <condition_variable>
-#include <cstdint>
 #include <functional>
 #include <set>
 #include <thread>
-#include <unordered_map>
 
-#include "credfs/core/credential.hpp"
 #include "credfs/core/thread_annotations.hpp"
 #include "credfs/fs/inodes.hpp"
 
 namespace credfs {
 
-/// Counters for tests and benchmarks.
-struct KernelCacheStats {
-    uint64_t cached_opens = 0;   ///< Opens answered with the page cache (keep_cache).
-    uint64_t direct_opens = 0;   ///< Opens answered with direct_io.
-    uint64_t invalidations = 0;  ///< Invalidations done at open (not the queued ones).
-};
-
 class KernelCache {
   public:
-    /// Drops the kernel's attributes and pages of an inode; 0 or a negative
-    /// errno. Must not wait on a read of that inode.
-    using Invalidate = std::function<int(Ino)>;
+    /// Drops the kernel's cached attributes of an inode and, when `pages`,
+    /// its cached pages; returns 0 or a negative errno. Without `pages` it
+    /// must never block on a FUSE request.
+    using Invalidate = std::function<int(Ino, bool pages)>;
 
     KernelCache() = default;
     /// Stops the queue's thread (stop()).
@@ -50,50 +37,29 @@ class KernelCache {
     KernelCache(const KernelCache&) = delete;
     KernelCache& operator=(const KernelCache&) = delete;
 
-    /// Turns caching on with `invalidate` (empty: off). Until then, and after
-    /// it is set empty, every open is direct_io. Set it while the mount
-    /// serves; clear it before the session goes.
+    /// Sets the invalidation (empty: none, e.g. before the mount or in
+    /// unit tests). Stop the queue and unsubscribe from changes before
+    /// clearing it for good: calls in progress use a copy.
     void set_invalidate(Invalidate invalidate) CREDFS_EXCLUDES(mu_);
 
-    /// For an open of rig file `ino` that serves `content` (not null): true
-    /// when its handle may read through the page cache; then release(ino)
-    /// must be called once when that handle is released. May invalidate
-    /// `ino` first (a blocking call of the Invalidate function); when that
-    /// fails the answer is false. Thread-safe.
-    bool admit(Ino ino, const CredentialPtr& content) CREDFS_EXCLUDES(mu_);
+    /// The served content of `ino` changed: drops its attributes now (so
+    /// no open after the change sees the old size) and queues its pages
+    /// for the queue's thread. Called under the Rig's lock (ServedFeed):
+    /// never waits on the kernel. Thread-safe.
+    void changed(Ino ino) CREDFS_EXCLUDES(mu_, queue_mu_);
 
-    /// A handle admit() said true for is released. Thread-safe.
-    void release(Ino ino) CREDFS_EXCLUDES(mu_);
-
-    /// What the attributes of `ino` must describe (size, mtime): the content
-    /// cached handles read while one is open, else `current` (what an open
-    /// would serve now). Thread-safe.
-    CredentialPtr attr_content(Ino ino, CredentialPtr current) const CREDFS_EXCLUDES(mu_);
-
-    /// The served content of `ino` changed: its attributes and pages are
-    /// dropped soon, on the queue's thread, so stat shows the new size
-    /// without waiting for an open. Never blocks on the kernel. Thread-safe.
-    void changed(Ino ino) CREDFS_EXCLUDES(queue_mu_);
-
-    /// Starts the thread that works the changed() queue (start it with the
-    /// stop signals blocked). stop() joins it; idempotent. Stop it before
-    /// clearing the Invalidate function: the thread calls a copy of it.
-    void start();
+    /// Starts the thread that drops queued pages (start it with the stop
+    /// signals blocked). stop() joins it and drops what is queued;
+    /// idempotent.
+    void start() CREDFS_EXCLUDES(queue_mu_);
     void stop() CREDFS_EXCLUDES(queue_mu_);
 
-    KernelCacheStats stats() const CREDFS_EXCLUDES(mu_);
-
   private:
-    struct State {
-        CredentialPtr cached;  ///< What the kernel's pages may hold; null: nothing proven.
-        uint32_t opens = 0;    ///< Open handles reading through the cache.
-    };
+    Invalidate current() const CREDFS_EXCLUDES(mu_);
     void drain_queue() CREDFS_EXCLUDES(queue_mu_);
 
     mutable Mutex mu_;
-    std::unordered_map<Ino, State> states_ CREDFS_GUARDED_BY(mu_);
     Invalidate invalidate_ CREDFS_GUARDED_BY(mu_);
-    KernelCacheStats stats_ CREDFS_GUARDED_BY(mu_);
 
     Mutex queue_mu_;
     std::condition_variable queue_cv_;

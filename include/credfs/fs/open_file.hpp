@@ -18,10 +18,6 @@ namespace credfs {
 /// read() calls never mixes two tokens.
 struct RigFile {
     CredentialPtr credential;  ///< Never null.
-    Ino ino = 0;
-    /// Reads go through the kernel's page cache (KernelCache::admit said so);
-    /// else direct_io.
-    bool page_cache = false;
 };
 
 /// A file of the scratch directory (git's lock files, other files git makes).
