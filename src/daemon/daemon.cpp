@@ -248,6 +248,10 @@ struct Engine {
     ~Engine() {
         if (revoker) revoker->stop();
         if (registry) registry->stop_refreshes();
+        // Every queued refresh ends now, while the registry (whose ServedFeed
+        // the rigs report to) still lives: a rig the scheduler still holds
+        // outlives the registry, and its refresh must not run after it.
+        refresh_pool.stop();
     }
     StatusInfo status_info(const char* mode) const {
         return StatusInfo{CREDFS_VERSION, started_at, mode, revoker.get()};

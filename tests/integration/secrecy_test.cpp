@@ -105,6 +105,13 @@ TEST_F(SecrecyTest, MetricsFileIsPrometheusTextWithoutTokens) {
     ASSERT_NO_FATAL_FAILURE(start_daemon(refresh, {{"rig-a", ""}, {"rig-b", "b.cred"}}));
     ASSERT_TRUE(wait_for_token("rig-a").has_value());
     ASSERT_TRUE(wait_for_token("rig-b").has_value());
+    // The fake counts a token as issued before the daemon has its answer.
+    const std::string b_up = "gastown_credfs_up{rig=\"rig-b\",file=\"b.cred\"} 1\n";
+    ASSERT_TRUE(wait_until(
+        [&] {
+            return read_whole_file(harness_.file(".metrics")).data.find(b_up) != std::string::npos;
+        },
+        20s));
 
     struct stat st {};
     ASSERT_EQ(::stat(harness_.file(".metrics").c_str(), &st), 0);
