@@ -37,9 +37,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
-         RandomUnit random, std::function<void()> on_refreshed)
-    : config_(std::move(config)),
+Rig::Rig(const RigConfig& config, TokenSource& source, const RefreshConfig& refresh,
+         const Clock& clock, RandomUnit random, std::function<void()> on_refreshed)
+    : config_(config),
       source_(source),
       refresh_(refresh),
       clock_(clock),
