@@ -241,9 +241,11 @@ class Rig {
     /// Serves previous_ while it is held back and servable, else newest_;
     /// keeps publish_at_ in step. True when the served token changed.
     bool choose_served(WallTime now) CREDFS_REQUIRES(mu_);
-    /// Stores `cred` rendered with the kept lines as current_. The same
-    /// token keeps its last hand-out; a replaced one goes to the revoker.
-    void serve(const Credential& cred) CREDFS_REQUIRES(mu_);
+    /// Stores `cred` rendered with the kept lines as current_: `cred` itself
+    /// when its content already is that (then current_ shares the object
+    /// with newest_ or previous_), else a copy. The same token keeps its
+    /// last hand-out; a replaced one goes to the revoker.
+    void serve(const CredentialPtr& cred) CREDFS_REQUIRES(mu_);
     /// previous_ is being served in newest_'s place.
     bool serving_previous() const CREDFS_REQUIRES(mu_);
     /// What an erase of `password` (null: the served token, a file erase) means.
