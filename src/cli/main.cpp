@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "credfs/cli/cli_check.hpp"
 #include "credfs/cli/cli_status.hpp"
@@ -338,7 +339,7 @@ int main(int argc, char** argv) {
     }
     for (const auto& warning : config.warnings) spdlog::warn("{}", warning);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const int rc = credfs::run_daemon(config, options);
+    const int rc = credfs::run_daemon(std::move(config), options);
     curl_global_cleanup();
     return rc;
 }

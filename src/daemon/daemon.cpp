@@ -17,6 +17,7 @@
 #include <optional>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "credfs/core/log.hpp"
 #include "credfs/core/signals.hpp"
@@ -215,11 +216,11 @@ struct FuseArgs {
 
 /// The freshness engine and what drives it, whichever front end serves.
 struct Engine {
-    explicit Engine(const Config& c)
-        : config(std::make_shared<const Config>(c)),
-          scheduler(clock, 1.0, static_cast<size_t>(c.refresh.max_concurrent_refreshes)),
-          refresh_pool(static_cast<size_t>(c.refresh.max_concurrent_refreshes),
-                       static_cast<size_t>(c.refresh.max_concurrent_refreshes)) {}
+    explicit Engine(std::shared_ptr<const Config> c)
+        : config(std::move(c)),
+          scheduler(clock, 1.0, static_cast<size_t>(config->refresh.max_concurrent_refreshes)),
+          refresh_pool(static_cast<size_t>(config->refresh.max_concurrent_refreshes),
+                       static_cast<size_t>(config->refresh.max_concurrent_refreshes)) {}
     SystemClock clock;
     std::shared_ptr<const Config> config;
     RefreshScheduler scheduler;
@@ -259,8 +260,10 @@ struct Engine {
 };
 
 /// Builds the engine over `dir`; null after one error line.
-std::unique_ptr<Engine> make_engine(const Config& config, const DaemonOptions& options) {
-    auto e = std::make_unique<Engine>(config);
+std::unique_ptr<Engine> make_engine(std::shared_ptr<const Config> shared,
+                                    const DaemonOptions& options) {
+    auto e = std::make_unique<Engine>(std::move(shared));
+    const Config& config = *e->config;
     try {
         e->backing = std::make_unique<BackingDir>(options.mountpoint);
         e->source = make_token_source(config.source, e->clock);
@@ -524,7 +527,8 @@ int serve_front_ends(Engine& e, const DaemonOptions& options, ReadinessPipe& rea
     return serve_files(e, options, false, ready);
 }
 
-int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& ready) {
+int serve(const std::shared_ptr<const Config>& config, const DaemonOptions& options,
+          ReadinessPipe& ready) {
     const std::unique_ptr<Engine> engine = make_engine(config, options);
     if (!engine) return 1;
     // The credential helper answers beside whichever front end serves the
@@ -535,13 +539,17 @@ int serve(const Config& config, const DaemonOptions& options, ReadinessPipe& rea
     // Replaced tokens already due go now, within one request's timeout in
     // all; the ones still in use, or not yet unused for long enough, stay.
     engine->revoker->stop();
-    engine->revoker->revoke_due(engine->clock.now(), config.source.request_timeout_s);
+    engine->revoker->revoke_due(engine->clock.now(), config->source.request_timeout_s);
     return rc;
 }
 
 }  // namespace
 
-int run_daemon(const Config& config, const DaemonOptions& options) {
+int run_daemon(Config moved, const DaemonOptions& options) {
+    // The one copy of the config for the daemon's life: the rigs refer into
+    // it (at 100,000 rigs a second copy of the rig list costs ~70 MB).
+    const auto shared = std::make_shared<const Config>(std::move(moved));
+    const Config& config = *shared;
     const std::string problem = options.files_only
                                     ? describe_files_dir_problem(options.mountpoint)
                                     : describe_mountpoint_problem(options.mountpoint);
@@ -579,7 +587,7 @@ int run_daemon(const Config& config, const DaemonOptions& options) {
         }
     }
     ReadinessPipe ready(fds[1]);
-    const int rc = serve(config, options, ready);
+    const int rc = serve(shared, options, ready);
     ready.report(1);  // a no-op once readiness was reported
     return rc;
 }

@@ -44,8 +44,7 @@ std::string FallbackStore::merge_with_file(const Credential& cred,
     return content;
 }
 
-FallbackStore::FallbackStore(const BackingDir& dir, RigConfig rig)
-    : dir_(dir), rig_(std::move(rig)) {}
+FallbackStore::FallbackStore(const BackingDir& dir, const RigConfig& rig) : dir_(dir), rig_(rig) {}
 
 FallbackStore::Seed FallbackStore::load() const {
     Seed seed;

@@ -37,9 +37,9 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Rig::Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
-         RandomUnit random, std::function<void()> on_refreshed)
-    : config_(std::move(config)),
+Rig::Rig(const RigConfig& config, TokenSource& source, const RefreshConfig& refresh,
+         const Clock& clock, RandomUnit random, std::function<void()> on_refreshed)
+    : config_(config),
       source_(source),
       refresh_(refresh),
       clock_(clock),
@@ -373,22 +373,29 @@ bool Rig::choose_served(WallTime now) {
     const CredentialPtr& target = hold ? previous_ : newest_;
     const CredentialPtr served = current();
     if (!target || (served && served->token == target->token)) return false;
-    serve(*target);
+    serve(target);
     return true;
 }
 
-void Rig::serve(const Credential& cred) {
-    auto next = std::make_shared<const Credential>(cred.token, cred.expires_at, cred.fetched_at,
-                                                   git_.render(cred.token), cred.rejected);
-    next->mark_handed_out(cred.last_handed_out());
+void Rig::serve(const CredentialPtr& cred) {
+    std::string content = git_.render(cred->token);
+    // Served as it is when its content is current (nearly always): a second
+    // object per rig would cost ~280 bytes at rest (issue #14).
+    CredentialPtr next = cred;
+    if (content != cred->content) {
+        auto copy = std::make_shared<const Credential>(
+            cred->token, cred->expires_at, cred->fetched_at, std::move(content), cred->rejected);
+        copy->mark_handed_out(cred->last_handed_out());
+        next = std::move(copy);
+    }
     const CredentialPtr old = current_.exchange(next);
     if (feed_ != nullptr) feed_->changed(config_.file);
     if (!old) {
         if (on_first_token_) on_first_token_();
         return;
     }
-    if (old->token == cred.token) {
-        next->mark_handed_out(std::max(old->last_handed_out(), cred.last_handed_out()));
+    if (old->token == cred->token) {
+        next->mark_handed_out(std::max(old->last_handed_out(), cred->last_handed_out()));
     } else if (revoker_ != nullptr) {
         // Never blocks: the revoker takes its own lock and does no I/O here.
         revoker_->hand_over(old, config_.id, source_, owner_, revoke_after_s_);
@@ -558,10 +565,10 @@ void Rig::mark_applied(const GitRewritePolicy::Applied& applied) {
                                                                  cred->fetched_at, "", true);
         if (newest_ && newest_->token == cred->token) newest_ = rejected;
         if (previous_ && previous_->token == cred->token) previous_ = rejected;
-        serve(*rejected);
+        serve(rejected);
         return;
     }
-    serve(*cred);  // the kept lines changed
+    serve(cred);  // the kept lines changed
 }
 
 void Rig::act_on_rejection(const GitRewritePolicy::Applied& applied, bool rejected) {

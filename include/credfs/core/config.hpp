@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "credfs/core/heap_optional.hpp"
+
 namespace credfs {
 
 /// Where installation tokens come from.
@@ -100,8 +102,8 @@ struct RigConfig {
     /// against the remote's. "https" or "http" (the latter for local tests).
     std::string protocol = "https";
     /// Overrides the top-level source for this rig (one rig on a PAT, the
-    /// others on the control plane).
-    std::optional<SourceConfig> source;
+    /// others on the control plane). On the heap: most rigs have none.
+    HeapOptional<SourceConfig> source;
     /// github_app: scope the rig's token to these repositories (names) and
     /// permissions (name -> "read"/"write"); empty: the installation's own.
     std::vector<std::string> repositories;

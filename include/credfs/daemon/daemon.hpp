@@ -31,7 +31,8 @@ struct DaemonOptions {
 /// Without `foreground` it forks: the parent returns only once the mount
 /// answers, or files mode has every rig's token (exit status 0), or startup
 /// failed (status 1, with one error line on stderr). Returns the process
-/// exit status: 0 after a signal, 1 on failure.
-int run_daemon(const Config& config, const DaemonOptions& options);
+/// exit status: 0 after a signal, 1 on failure. Takes `config` whole (move
+/// it in): the rigs keep referring to it while they serve.
+int run_daemon(Config config, const DaemonOptions& options);
 
 }  // namespace credfs

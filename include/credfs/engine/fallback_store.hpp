@@ -28,9 +28,11 @@ namespace credfs {
 
 class FallbackStore {
   public:
-    /// The fallback file of `rig` (named rig.file) in `dir`. `dir` must
-    /// outlive the store; `rig` is copied.
-    FallbackStore(const BackingDir& dir, RigConfig rig);
+    /// The fallback file of `rig` (named rig.file) in `dir`. `dir` and `rig`
+    /// must outlive the store (its Rig's config: one copy per rig, not two).
+    FallbackStore(const BackingDir& dir, const RigConfig& rig);
+    /// A temporary config would not outlive the store.
+    FallbackStore(const BackingDir& dir, RigConfig&& rig) = delete;
     FallbackStore(const FallbackStore&) = delete;
     FallbackStore& operator=(const FallbackStore&) = delete;
 
@@ -101,7 +103,7 @@ class FallbackStore {
                                 const std::optional<std::string>& on_disk) const;
 
     const BackingDir& dir_;
-    const RigConfig rig_;
+    const RigConfig& rig_;
     // Held across a whole write so the last writer writes the newest content.
     Mutex write_mu_ CREDFS_ACQUIRED_BEFORE(mu_);
     mutable Mutex mu_;

@@ -55,11 +55,17 @@ struct ReadResult {
 /// is asked under mu_); a refresh never holds mu_ across a fetch or a write.
 class Rig {
   public:
-    /// `source`, `clock` and the config objects must outlive the Rig.
-    /// `on_refreshed` runs on the refresh thread after each attempt (success
-    /// or failure), outside the Rig's lock; the scheduler uses it to wake up.
-    Rig(RigConfig config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
-        RandomUnit random, std::function<void()> on_refreshed = {});
+    /// `config`, `source`, `refresh` and `clock` must outlive the Rig: it
+    /// keeps references, not copies (a registry's rigs refer into the
+    /// Config they keep alive, keep_alive(); at 100,000 rigs a copy of each
+    /// RigConfig costs tens of megabytes). `on_refreshed` runs on the refresh
+    /// thread after each attempt (success or failure), outside the Rig's
+    /// lock; the scheduler uses it to wake up.
+    Rig(const RigConfig& config, TokenSource& source, const RefreshConfig& refresh,
+        const Clock& clock, RandomUnit random, std::function<void()> on_refreshed = {});
+    /// A temporary config would not outlive the Rig.
+    Rig(RigConfig&& config, TokenSource& source, const RefreshConfig& refresh, const Clock& clock,
+        RandomUnit random, std::function<void()> on_refreshed = {}) = delete;
     /// Waits for an in-flight refresh to finish (bounded by the source's timeouts).
     ~Rig() CREDFS_EXCLUDES(mu_);
     Rig(const Rig&) = delete;
@@ -244,9 +250,11 @@ class Rig {
     /// Serves previous_ while it is held back and servable, else newest_;
     /// keeps publish_at_ in step. True when the served token changed.
     bool choose_served(WallTime now) CREDFS_REQUIRES(mu_);
-    /// Stores `cred` rendered with the kept lines as current_. The same
-    /// token keeps its last hand-out; a replaced one goes to the revoker.
-    void serve(const Credential& cred) CREDFS_REQUIRES(mu_);
+    /// Stores `cred` rendered with the kept lines as current_: `cred` itself
+    /// when its content already is that (then current_ shares the object
+    /// with newest_ or previous_), else a copy. The same token keeps its
+    /// last hand-out; a replaced one goes to the revoker.
+    void serve(const CredentialPtr& cred) CREDFS_REQUIRES(mu_);
     /// previous_ is being served in newest_'s place.
     bool serving_previous() const CREDFS_REQUIRES(mu_);
     /// What an erase of `password` (null: the served token, a file erase) means.
@@ -269,7 +277,9 @@ class Rig {
     /// Blocks until no refresh runs or writes through.
     void wait_idle() CREDFS_REQUIRES(mu_);
 
-    const RigConfig config_;
+    // First, so it goes last: what the references below point into.
+    std::shared_ptr<const void> owner_;
+    const RigConfig& config_;
     TokenSource& source_;
     const RefreshConfig& refresh_;
     const Clock& clock_;
@@ -306,7 +316,6 @@ class Rig {
     WallTime hold_until_ CREDFS_GUARDED_BY(mu_){};   // previous_ may be served until then
     WallTime young_until_ CREDFS_GUARDED_BY(mu_){};  // an erase of newest_ before this is lag
     bool lag_hold_ CREDFS_GUARDED_BY(mu_) = false;   // the hold follows a lag erase
-    std::shared_ptr<const void> owner_;
 };
 
 }  // namespace credfs
