@@ -117,7 +117,8 @@ std::string fixed(double v, int decimals) {
 
 std::string verdict(bool met) { return met ? "met" : "missed"; }
 
-void set_log_level(const std::string& config_path, const std::string& level) {
+void set_config_value(const std::string& config_path, const std::string& section,
+                      const std::string& key, const std::string& value) {
     Json::Value cfg;
     {
         std::ifstream in(config_path);
@@ -127,7 +128,7 @@ void set_log_level(const std::string& config_path, const std::string& level) {
             throw std::runtime_error("cannot parse " + config_path + ": " + errors);
         }
     }
-    cfg["log"]["level"] = level;
+    cfg[section][key] = value;
     const std::string tmp = config_path + ".tmp";
     {
         std::ofstream out(tmp);
@@ -135,6 +136,10 @@ void set_log_level(const std::string& config_path, const std::string& level) {
         if (!out) throw std::runtime_error("cannot write " + tmp);
     }
     std::filesystem::rename(tmp, config_path);
+}
+
+void set_log_level(const std::string& config_path, const std::string& level) {
+    set_config_value(config_path, "log", "level", level);
 }
 
 unsigned long raise_nofile(unsigned long want) {

@@ -59,6 +59,10 @@ std::string verdict(bool met);
 /// Rewrites the harness's config with log.level `level` (the harness logs at
 /// debug; the benchmarks measure the default, info).
 void set_log_level(const std::string& config_path, const std::string& level);
+/// Sets `section`.`key` to the string `value` in the daemon's config file
+/// (rewritten whole, temp + rename). Throws std::runtime_error.
+void set_config_value(const std::string& config_path, const std::string& section,
+                      const std::string& key, const std::string& value);
 
 /// Raises RLIMIT_NOFILE's soft limit to at least `want` (up to the hard
 /// limit); returns the soft limit now in force.

@@ -9,10 +9,6 @@
 // publication and the fallback file's write-through.
 //
 // Not a test: it prints numbers. bench/run.sh builds and runs it.
-#include <json/json.h>
-
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -31,27 +27,6 @@ using credfs::fakes::FakeGastown;
 using credfs::itest::DaemonHarness;
 using credfs::itest::RefreshParams;
 using namespace std::chrono_literals;
-
-/// Points the harness's config at `ca_file` for TLS (source.ca_bundle).
-void set_ca_bundle(const std::string& config_path, const std::string& ca_file) {
-    Json::Value cfg;
-    {
-        std::ifstream in(config_path);
-        Json::CharReaderBuilder reader;
-        std::string errors;
-        if (!Json::parseFromStream(reader, in, &cfg, &errors)) {
-            throw std::runtime_error("cannot parse " + config_path + ": " + errors);
-        }
-    }
-    cfg["source"]["ca_bundle"] = ca_file;
-    const std::string tmp = config_path + ".tmp";
-    {
-        std::ofstream out(tmp);
-        out << Json::writeString(Json::StreamWriterBuilder{}, cfg) << "\n";
-        if (!out) throw std::runtime_error("cannot write " + tmp);
-    }
-    std::filesystem::rename(tmp, config_path);
-}
 
 }  // namespace
 
@@ -92,7 +67,7 @@ int main(int argc, char** argv) {
     harness.write_jwt(jwt);
     harness.write_config(fake.base_url(), refresh, specs);
     credfs::bench::set_log_level(harness.config_path(), "info");
-    if (tls) set_ca_bundle(harness.config_path(), ca_file);
+    if (tls) credfs::bench::set_config_value(harness.config_path(), "source", "ca_bundle", ca_file);
 
     if (const auto started = harness.start(60s); !started) {
         std::cerr << "bench_refresh_cpu: " << started.message() << "\n";
