@@ -79,11 +79,9 @@ int BackingDir::write_in_place(const std::string& name, std::string_view content
     if (fd < 0) return errno;
     int err = 0;
     const ssize_t n = ::pwrite(fd, content.data(), content.size(), 0);
-    if (n < 0) {
-        err = errno;
-    } else if (static_cast<size_t>(n) != content.size()) {
+    if (n >= 0 && static_cast<size_t>(n) != content.size()) {
         err = EIO;  // a short write to a regular file: the disk is full or failing
-    } else if (::ftruncate(fd, static_cast<off_t>(content.size())) != 0) {
+    } else if (n < 0 || ::ftruncate(fd, static_cast<off_t>(content.size())) != 0) {
         err = errno;
     }
     if (::close(fd) != 0 && err == 0) err = errno;

@@ -99,9 +99,9 @@ void RigRegistry::set_revoker(Revoker* revoker) {
     const auto set = current_.load();
     for (const auto& rig : set->rigs) {
         if (!rig->can_revoke()) continue;
-        const auto& own = rig->config().source;
+        const SourceConfig* own = rig->config().source.get();
         // The generation's config is the one its rigs were built from.
-        rig->set_revoker(revoker, own ? own->revoke_after_s : set->revoke_after_s);
+        rig->set_revoker(revoker, own != nullptr ? own->revoke_after_s : set->revoke_after_s);
     }
 }
 

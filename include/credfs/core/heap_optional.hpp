@@ -32,6 +32,8 @@ class HeapOptional {
     const T& operator*() const { return *value_; }
     T& operator*() { return *value_; }
     const T* operator->() const { return value_.get(); }
+    /// The value, or null when empty.
+    const T* get() const { return value_.get(); }
     T* operator->() { return value_.get(); }
 
     /// Both empty, or both set with equal values.
