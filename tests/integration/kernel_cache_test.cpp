@@ -225,7 +225,9 @@ TEST_F(KernelCacheTest, AHotReadCostsAtMostFourFuseRequests) {
         ASSERT_EQ(r.data, first.data);
     }
     const long requests = read_syscalls(harness_.pid()) - before;
-    EXPECT_LE(requests, 4 * kReads) << requests << " FUSE requests for " << kReads << " reads";
+    // A little slack: an attribute timeout that runs out on a slow
+    // (sanitizer) build adds a GETATTR; six per read would be 1,200.
+    EXPECT_LE(requests, 4 * kReads + 20) << requests << " FUSE requests for " << kReads << " reads";
 }
 
 }  // namespace
