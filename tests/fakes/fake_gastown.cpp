@@ -44,6 +44,10 @@ void FakeGastown::bind_and_serve() {
     // keep it short so stop() returns quickly and really drops every client.
     server->set_keep_alive_timeout(keep_alive_idle_s_);
     server->set_keep_alive_max_count(static_cast<size_t>(keep_alive_max_requests_));
+    // cpp-httplib writes a response's headers and body in two sends. Without
+    // TCP_NODELAY, Nagle holds the body until the client's delayed ACK (up
+    // to 40 ms) on a reused connection; nginx sets it by default too.
+    server->set_tcp_nodelay(true);
     // httplib's default is SO_REUSEPORT, which lets a second listener share
     // the port and take some of the connections. REUSEADDR alone still lets
     // start() rebind while old connections sit in TIME_WAIT.

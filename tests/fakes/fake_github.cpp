@@ -144,6 +144,10 @@ FakeGitHub::FakeGitHub(std::string app_id, const std::string& public_key_pem,
     // An idle keep-alive connection pins a worker until this passes; keep it
     // short so the destructor returns quickly.
     server->set_keep_alive_timeout(1);
+    // cpp-httplib writes a response's headers and body in two sends. Without
+    // TCP_NODELAY, Nagle holds the body until the client's delayed ACK (up
+    // to 40 ms) on a reused connection; nginx sets it by default too.
+    server->set_tcp_nodelay(true);
     server->Post(kEndpointPattern,
                  [this](const httplib::Request& req, httplib::Response& res) { handle(req, res); });
     server->Get(R"(/(repos/[^/]+/[^/]+|orgs/[^/]+)/installation)",
