@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libcpp-httplib-dev libssl-dev
   shellcheck procps
   clang clang-tidy clang-format libclang-rt-14-dev
+  scdoc man-db lintian mmdebstrap
 )
 
 missing=()
