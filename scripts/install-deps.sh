@@ -10,6 +10,9 @@ packages=(
   libgtest-dev libcpp-httplib-dev libssl-dev
   shellcheck procps
   clang clang-tidy clang-format libclang-rt-14-dev
+  # The container image and the two-container test (scripts/build-image.sh,
+  # scripts/test-containers.sh), and the manifests' check (tests/deploy).
+  podman runc uidmap mmdebstrap dpkg-dev python3 python3-yaml
 )
 
 missing=()
