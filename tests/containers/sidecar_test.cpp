@@ -534,6 +534,12 @@ TEST_F(SidecarTest, ConsumerKeepsGettingTokensThroughDaemonKillProducerRestartAn
         {"exec", "--detach", name("consumer"), "/scripts/consumer.sh", git_server_->host(), kRig});
     ASSERT_EQ(loop.code, 0) << loop.describe();
     std::vector<Event> events = {{"steady (mount)", wall_now()}};
+    // deploy/kubernetes/sidecar.yaml's startupProbe (same paths), in the producer.
+    const auto probe = podman({"exec", name("producer"), "sh", "-c",
+                               "grep -q ' /creds/dir fuse.credfs ' /proc/self/mounts && "
+                               "ls /creds/dir >/dev/null"});
+    EXPECT_EQ(probe.code, 0) << "sidecar.yaml's startupProbe fails on a serving mount: "
+                             << probe.describe();
     expect_reads_after(0, 10, "from the producer's first mount");
     ASSERT_FALSE(HasFailure());
     push(1);
@@ -599,6 +605,12 @@ TEST_F(SidecarTest, ConsumerKeepsGettingTokensThroughDaemonKillProducerRestartAn
         << "files mode: the consumer saw " << fresh.size() << " tokens; last reads:\n"
         << tail_of_reads();
     EXPECT_EQ(fuse_mount_id(served_), 0) << "files mode should leave no FUSE mount";
+    // deploy/kubernetes/files-mode.yaml's startupProbe (same paths).
+    const auto files_probe =
+        podman({"exec", name("files"), "sh", "-c",
+                "gastown-credfs status /creds/dir | head -n 1 | grep -q 'files mode'"});
+    EXPECT_EQ(files_probe.code, 0)
+        << "files-mode.yaml's startupProbe fails in files mode: " << files_probe.describe();
     const auto files_log = podman({"logs", name("files")});
     EXPECT_NE((files_log.out + files_log.err).find("serving files mode"), std::string::npos)
         << "the daemon without /dev/fuse should say it serves files mode";

@@ -4,7 +4,9 @@ deployment depends on (docs/deployment.md):
 
 sidecar.yaml     the daemon's container mounts the shared volume with
                  mountPropagation Bidirectional and may mount FUSE (privileged,
-                 or SYS_ADMIN plus a /dev/fuse hostPath device); the agents
+                 or SYS_ADMIN plus a /dev/fuse hostPath device), on a
+                 subdirectory of the volume, with a startupProbe that can
+                 match /proc/self/mounts (the one tests/containers runs); the agents
                  mount the same volume with HostToContainer and are not
                  privileged.
 files-mode.yaml  nothing privileged: no privileged container, no SYS_ADMIN,
@@ -80,6 +82,16 @@ def check_sidecar(path):
     may_mount = sec(daemon).get("privileged") is True or (
         "SYS_ADMIN" in caps_added(daemon)
         and any(m.get("name") in fuse for m in daemon.get("volumeMounts", [])))
+    cmd = daemon.get("command", [])
+    mnt = cmd[cmd.index("--mountpoint") + 1] if "--mountpoint" in cmd else None
+    volume_path = dm[0].get("mountPath") if dm else None
+    if not mnt or not volume_path or not mnt.startswith(volume_path.rstrip("/") + "/"):
+        fail(f"{path.name}: the mountpoint ({mnt}) must be a subdirectory of the volume "
+             f"({volume_path}): the daemon refuses a mountpoint that is a mount already")
+    probe = " ".join((((daemon.get("startupProbe") or {}).get("exec") or {}).get("command")) or [])
+    if f" {mnt} fuse.credfs " not in probe or "/proc/self/mounts" not in probe:
+        fail(f"{path.name}: the startupProbe should look for ' {mnt} fuse.credfs ' in "
+             f"/proc/self/mounts (tests/containers runs that probe)")
     if not may_mount:
         fail(f"{path.name}: credfs cannot mount FUSE: needs privileged, or SYS_ADMIN and /dev/fuse")
     am = mounts_of(agent, "git-creds")
