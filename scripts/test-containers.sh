@@ -4,8 +4,9 @@
 # did not change), builds the test program, and runs it. Needs root, podman,
 # mmdebstrap and /dev/fuse; fails, never skips, without them.
 #
-# Usage: scripts/test-containers.sh DEB [gtest flags...]
-#   DEB  the package scripts/package.sh built (build/gastown-credfs_<version>_<arch>.deb)
+# Usage: scripts/test-containers.sh [DEB] [gtest flags...]
+#   DEB  the package scripts/package.sh built (default: the one
+#        build/gastown-credfs_<version>_<arch>.deb)
 #
 # Whatever happens to the test program (even SIGKILL), the containers it
 # started (label io.gastown.credfs.test=<this run>), the mounts under its
@@ -13,9 +14,17 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prog=test-containers.sh
-[ "$#" -ge 1 ] || { echo "usage: $prog DEB [gtest flags...]" >&2; exit 2; }
-deb=$(realpath -- "$1")
-shift
+if [ "$#" -ge 1 ] && [[ "$1" != -* ]]; then
+  deb=$(realpath -- "$1")
+  shift
+else
+  shopt -s nullglob
+  debs=("$root"/build/gastown-credfs_*.deb)
+  shopt -u nullglob
+  [ "${#debs[@]}" -eq 1 ] ||
+    { echo "$prog: give the package (found ${#debs[@]} build/gastown-credfs_*.deb; scripts/package.sh builds it)" >&2; exit 1; }
+  deb=${debs[0]}
+fi
 [ -f "$deb" ] || { echo "$prog: package $deb: no such file" >&2; exit 1; }
 for tool in podman mmdebstrap dpkg-deb; do
   command -v "$tool" >/dev/null 2>&1 ||
