@@ -10,7 +10,11 @@ packages=(
   libgtest-dev libcpp-httplib-dev libssl-dev
   shellcheck procps
   clang clang-tidy clang-format libclang-rt-14-dev
-  scdoc man-db lintian mmdebstrap
+  # The package and its man page (scripts/package.sh, tests/package).
+  scdoc man-db lintian mmdebstrap dpkg-dev
+  # The container image and the two-container test (scripts/build-image.sh,
+  # scripts/test-containers.sh), and the manifests' check (tests/deploy).
+  podman runc uidmap slirp4netns fuse-overlayfs python3 python3-yaml
 )
 
 missing=()
