@@ -4,14 +4,16 @@
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
+#include <system_error>
 #include <utility>
 
 namespace credfs {
 
 ServiceNotifier::ServiceNotifier() {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): constructed before the daemon's threads start.
     const char* socket = std::getenv("NOTIFY_SOCKET");
     enabled_ = socket != nullptr && socket[0] != '\0';
     uint64_t usec = 0;
@@ -26,18 +28,18 @@ void ServiceNotifier::send(const std::string& message) {
     if (!enabled_) return;
     const int rc = sd_notify(0, message.c_str());
     if (rc >= 0) return;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (failure_logged_) return;
     failure_logged_ = true;
     // The message itself is safe to name: it never holds a token.
     const std::string what = message.substr(0, message.find('='));
     spdlog::warn("cannot notify the service manager ({}): {}; going on without", what,
-                 std::strerror(-rc));
+                 std::error_code(-rc, std::generic_category()).message());
 }
 
 void ServiceNotifier::ready() {
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (ready_sent_) return;
         ready_sent_ = true;
     }
@@ -46,7 +48,7 @@ void ServiceNotifier::ready() {
 
 void ServiceNotifier::stopping() {
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (stopping_sent_) return;
         stopping_sent_ = true;
     }
@@ -57,7 +59,7 @@ void ServiceNotifier::watchdog() { send("WATCHDOG=1"); }
 
 void ServiceNotifier::status(const std::string& line) {
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         if (line == last_status_) return;
         last_status_ = line;
     }
@@ -67,13 +69,16 @@ void ServiceNotifier::status(const std::string& line) {
 void ServiceNotifier::start_status(std::function<std::string()> summary) {
     if (!enabled_ || thread_.joinable()) return;
     summary_ = std::move(summary);
-    stop_ = false;
+    {
+        MutexLock lock(mu_);
+        stop_ = false;
+    }
     thread_ = std::thread(&ServiceNotifier::status_loop, this);
 }
 
 void ServiceNotifier::stop_status() {
     {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         stop_ = true;
     }
     cv_.notify_all();
@@ -87,9 +92,14 @@ void ServiceNotifier::status_loop() {
         const auto start = std::chrono::steady_clock::now();
         status(summary_());
         const auto took = std::chrono::steady_clock::now() - start;
-        const auto wait = std::max<std::chrono::steady_clock::duration>(kEvery, kCostFactor * took);
-        std::unique_lock lock(mu_);
-        if (cv_.wait_for(lock, wait, [this] { return stop_; })) return;
+        const auto deadline =
+            std::chrono::steady_clock::now() +
+            std::max<std::chrono::steady_clock::duration>(kEvery, kCostFactor * took);
+        MutexLock lock(mu_);
+        while (!stop_) {
+            if (mu_.wait_until(cv_, deadline) == std::cv_status::timeout) break;
+        }
+        if (stop_) return;
     }
 }
 

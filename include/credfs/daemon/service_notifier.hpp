@@ -8,12 +8,12 @@
 // nothing fails. Never sends a token: STATUS= carries counts only.
 #pragma once
 
-#include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
+
+#include "credfs/core/thread_annotations.hpp"
 
 namespace credfs {
 
@@ -21,7 +21,8 @@ class ServiceNotifier {
   public:
     /// Reads $NOTIFY_SOCKET, and $WATCHDOG_USEC / $WATCHDOG_PID through
     /// sd_watchdog_enabled(3) (a WATCHDOG_PID naming another process leaves
-    /// the watchdog off). Leaves the environment as it is.
+    /// the watchdog off). Leaves the environment as it is. Construct before
+    /// the daemon's threads start (getenv).
     ServiceNotifier();
     ~ServiceNotifier();  ///< Stops the status thread.
     ServiceNotifier(const ServiceNotifier&) = delete;
@@ -56,19 +57,19 @@ class ServiceNotifier {
 
   private:
     /// Sends `message`; a failure is logged once (never fatal).
-    void send(const std::string& message);
-    void status_loop();
+    void send(const std::string& message) CREDFS_EXCLUDES(mu_);
+    void status_loop() CREDFS_EXCLUDES(mu_);
 
     bool enabled_ = false;
     double watchdog_s_ = 0;
-    std::mutex mu_;
+    Mutex mu_;
     std::condition_variable cv_;
-    bool ready_sent_ = false;
-    bool stopping_sent_ = false;
-    bool failure_logged_ = false;
-    bool stop_ = false;
-    std::string last_status_;
-    std::function<std::string()> summary_;
+    bool ready_sent_ CREDFS_GUARDED_BY(mu_) = false;
+    bool stopping_sent_ CREDFS_GUARDED_BY(mu_) = false;
+    bool failure_logged_ CREDFS_GUARDED_BY(mu_) = false;
+    bool stop_ CREDFS_GUARDED_BY(mu_) = false;
+    std::string last_status_ CREDFS_GUARDED_BY(mu_);
+    std::function<std::string()> summary_;  // set before the thread starts
     std::thread thread_;
 };
 
