@@ -543,6 +543,8 @@ int serve(const std::shared_ptr<const Config>& config, const DaemonOptions& opti
     const std::unique_ptr<Engine> engine = make_engine(config, options);
     if (!engine) return 1;
     ServiceNotifier& service = ready.service();
+    engine->reloader->set_reload_hooks([&service] { service.reloading(); },
+                                       [&service] { service.reloaded(); });
     if (service.watchdog_interval_s() > 0) {
         // Pings from the scheduler's own loop: a wedged scheduler goes quiet
         // and systemd restarts the daemon. Twice per interval (sd_notify(3)).

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -53,6 +54,26 @@ void ServiceNotifier::stopping() {
         stopping_sent_ = true;
     }
     send("STOPPING=1");
+}
+
+void ServiceNotifier::reloading() {
+    {
+        MutexLock lock(mu_);
+        if (!ready_sent_ || stopping_sent_) return;
+    }
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const auto usec =
+        static_cast<uint64_t>(now.tv_sec) * 1000000U + static_cast<uint64_t>(now.tv_nsec) / 1000U;
+    send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
+}
+
+void ServiceNotifier::reloaded() {
+    {
+        MutexLock lock(mu_);
+        if (!ready_sent_ || stopping_sent_) return;
+    }
+    send("READY=1");
 }
 
 void ServiceNotifier::watchdog() { send("WATCHDOG=1"); }

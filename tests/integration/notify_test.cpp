@@ -181,6 +181,24 @@ TEST_F(NotifyTest, ReadyOnceEveryRigServesThenStatusThenStoppingOnSigterm) {
     expect_no_secret_sent();
 }
 
+// systemctl reload: RELOADING=1 (with the monotonic time systemd 253's
+// notify-reload asks for), then READY=1 again once the reload is done.
+TEST_F(NotifyTest, SighupReloadIsReloadingThenReady) {
+    ASSERT_NO_FATAL_FAILURE(start_notified({}));
+    ASSERT_TRUE(socket_.wait_for("READY=1")) << socket_.all() << harness_.diagnostics();
+    ASSERT_EQ(::kill(harness_.pid(), SIGHUP), 0);
+    ASSERT_TRUE(socket_.wait_for("RELOADING=1")) << socket_.all() << harness_.diagnostics();
+    EXPECT_TRUE(socket_.wait_for_line(
+        [](const std::string& line) { return line.rfind("MONOTONIC_USEC=", 0) == 0; }));
+    int ready = 0;
+    EXPECT_TRUE(socket_.wait_for_line([&](const std::string& line) {
+        return line == "READY=1" && ++ready == 2;
+    })) << socket_.all();
+    EXPECT_TRUE(wait_until(
+        [&] { return harness_.run_log_text().find("reloaded ") != std::string::npos; }, 20s));
+    ASSERT_NO_FATAL_FAILURE(expect_stopping_then_exit_zero());
+}
+
 TEST_F(NotifyTest, WatchdogPingsComeWhileServing) {
     ASSERT_NO_FATAL_FAILURE(start_notified({"WATCHDOG_USEC=400000"}));
     ASSERT_TRUE(socket_.wait_for("READY=1")) << socket_.all() << harness_.diagnostics();

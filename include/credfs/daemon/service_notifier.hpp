@@ -40,6 +40,11 @@ class ServiceNotifier {
     void ready();
     /// "STOPPING=1": shutdown has begun (a stop signal). Only the first call sends.
     void stopping();
+    /// "RELOADING=1" (with MONOTONIC_USEC, as systemd 253's notify-reload
+    /// wants) before a SIGHUP reload, and "READY=1" after it; only once
+    /// ready() has been sent (a reload during startup stays quiet).
+    void reloading();
+    void reloaded();
     /// "WATCHDOG=1": the refresh scheduler made a pass. Thread-safe.
     void watchdog();
     /// "STATUS=<line>" when `line` (one line, no token) differs from the
