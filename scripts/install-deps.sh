@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libfuse3-dev fuse3
   libcurl4-openssl-dev libjsoncpp-dev libspdlog-dev
+  libsystemd-dev systemd
   libgtest-dev libcpp-httplib-dev libssl-dev
   shellcheck procps
   clang clang-tidy clang-format libclang-rt-14-dev

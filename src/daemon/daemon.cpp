@@ -21,6 +21,7 @@
 
 #include "credfs/core/log.hpp"
 #include "credfs/core/signals.hpp"
+#include "credfs/daemon/service_notifier.hpp"
 #include "credfs/engine/refresh_pool.hpp"
 #include "credfs/engine/refresh_scheduler.hpp"
 #include "credfs/engine/reloader.hpp"
@@ -39,20 +40,28 @@ namespace {
 
 constexpr unsigned kMaxFuseThreads = 256;
 
-/// Reports startup success (0) or failure (1) to the waiting parent, once.
+/// Reports startup success (0) or failure (1), once: to the waiting parent
+/// (a pipe; -1 in the foreground) and, success only, to the service
+/// manager (READY=1). Carries the service notifier to the front ends.
 class ReadinessPipe {
   public:
-    explicit ReadinessPipe(int fd) : fd_(fd) {}
+    ReadinessPipe(int fd, ServiceNotifier& service) : fd_(fd), service_(service) {}
     void report(char status) {
+        if (reported_) return;
+        reported_ = true;
+        if (status == 0) service_.ready();
         if (fd_ < 0) return;
         ssize_t ignored = ::write(fd_, &status, 1);
         (void)ignored;
         ::close(fd_);
         fd_ = -1;
     }
+    ServiceNotifier& service() { return service_; }
 
   private:
     int fd_;
+    ServiceNotifier& service_;
+    bool reported_ = false;
 };
 
 [[noreturn]] void wait_for_child(int read_fd, pid_t child) {
@@ -395,6 +404,7 @@ int serve_files(Engine& e, const DaemonOptions& options, bool started, Readiness
     ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     int sig = 0;
     ::sigwait(&stop, &sig);
+    ready.service().stopping();
     spdlog::info("files mode: stopping on signal {}", sig);
     stopping = true;
     watcher.stop();
@@ -481,6 +491,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
         const sigset_t stop = stop_signals();
         ::pthread_sigmask(SIG_BLOCK, &stop, nullptr);
     } else {
+        ready.service().stopping();
         stopping = true;
         e.registry->stop_refreshes();  // a reload waits for its rigs' queued refreshes
         e.reloader->stop();
@@ -531,10 +542,28 @@ int serve(const std::shared_ptr<const Config>& config, const DaemonOptions& opti
           ReadinessPipe& ready) {
     const std::unique_ptr<Engine> engine = make_engine(config, options);
     if (!engine) return 1;
+    ServiceNotifier& service = ready.service();
+    engine->reloader->set_reload_hooks([&service] { service.reloading(); },
+                                       [&service] { service.reloaded(); });
+    if (service.watchdog_interval_s() > 0) {
+        // Pings from the scheduler's own loop: a wedged scheduler goes quiet
+        // and systemd restarts the daemon. Twice per interval (sd_notify(3)).
+        engine->scheduler.set_heartbeat([&service] { service.watchdog(); },
+                                        service.watchdog_interval_s() / 2);
+    }
+    {
+        // Counts of rig states, never a token; stopped before the engine goes.
+        const DaemonSignalsBlocked blocked;
+        service.start_status([&e = *engine] {
+            return status_line(*e.registry->rigs(), e.files_mode ? "files" : "mount",
+                               e.clock.now());
+        });
+    }
     // The credential helper answers beside whichever front end serves the
     // files. Its threads block the stop signals themselves.
     std::unique_ptr<HelperServer> helper = start_helper_server(*engine, options.mountpoint);
     const int rc = serve_front_ends(*engine, options, ready);
+    service.stop_status();
     helper.reset();  // stops answering before the engine goes
     // Replaced tokens already due go now, within one request's timeout in
     // all; the ones still in use, or not yet unused for long enough, stay.
@@ -586,7 +615,8 @@ int run_daemon(Config moved, const DaemonOptions& options) {
             return 1;
         }
     }
-    ReadinessPipe ready(fds[1]);
+    ServiceNotifier service;
+    ReadinessPipe ready(fds[1], service);
     const int rc = serve(shared, options, ready);
     ready.report(1);  // a no-op once readiness was reported
     return rc;

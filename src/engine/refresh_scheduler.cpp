@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace credfs {
 
@@ -26,6 +27,19 @@ std::function<void()> RefreshScheduler::notifier() const {
             state->cv.notify_one();
         }
     };
+}
+
+void RefreshScheduler::set_heartbeat(std::function<void()> hook, double every_s) {
+    heartbeat_ = std::move(hook);
+    heartbeat_every_s_ = every_s;
+}
+
+void RefreshScheduler::beat() {
+    if (!heartbeat_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_beat_ < std::chrono::duration<double>(heartbeat_every_s_ / 2)) return;
+    last_beat_ = now;
+    heartbeat_();
 }
 
 void RefreshScheduler::start(const RigRegistry& registry) {
@@ -224,13 +238,17 @@ void RefreshScheduler::loop(const RigRegistry& registry) {
             // E.g. no thread could be started: try again on the next pass.
             spdlog::error("refresh scheduler: {}", e.what());
         }
-        const double until_due =
+        beat();  // only after a pass that returned: a wedged one stops the pings
+        double sleep_s =
             next == WallTime::max() ? max_sleep_s_ : std::max(0.0, seconds_between(now, next));
+        sleep_s = std::min(sleep_s, max_sleep_s_);
+        // Half: a pass skipped for coming too soon is followed by one in time.
+        if (heartbeat_) sleep_s = std::min(sleep_s, heartbeat_every_s_ / 2);
         MutexLock lock(wake.mu);
         if (wake.stopping) break;
         const auto deadline = std::chrono::steady_clock::now() +
                               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                  std::chrono::duration<double>(std::min(until_due, max_sleep_s_)));
+                                  std::chrono::duration<double>(sleep_s));
         while (!wake.woken && !wake.stopping) {
             if (wake.mu.wait_until(wake.cv, deadline) == std::cv_status::timeout) break;
         }

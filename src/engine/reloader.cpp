@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <utility>
 
 #include "credfs/sources/config_files.hpp"
 #include "credfs/sources/source_factory.hpp"
@@ -60,6 +61,11 @@ void Reloader::start() {
     thread_ = std::thread(&Reloader::loop, this);
 }
 
+void Reloader::set_reload_hooks(std::function<void()> begin, std::function<void()> end) {
+    on_begin_ = std::move(begin);
+    on_end_ = std::move(end);
+}
+
 void Reloader::stop() {
     if (!thread_.joinable()) return;
     ::signal(SIGHUP, SIG_DFL);
@@ -82,7 +88,9 @@ void Reloader::loop() {
         if (std::string_view(buf, static_cast<size_t>(n)).find('q') != std::string_view::npos) {
             return;
         }
+        if (on_begin_) on_begin_();
         reload_now();
+        if (on_end_) on_end_();
     }
 }
 

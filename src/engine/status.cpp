@@ -37,6 +37,34 @@ std::string rig_state(const Rig& rig, WallTime now) {
     return "ok";
 }
 
+std::string status_line(const RigSet& rigs, const std::string& mode, WallTime now) {
+    size_t ok = 0, stale = 0, failing = 0, expired = 0, tokenless = 0;
+    const bool files = mode == "files";
+    for (const auto& rig : rigs.rigs) {
+        const std::string state = rig_state(*rig, now);
+        const bool file_stale = files && !rig->stats().write_through_error.empty();
+        if (state == "no token") {
+            ++tokenless;
+        } else if (state == "expired") {
+            ++expired;
+        } else if (state == "failing" || file_stale) {
+            ++failing;
+        } else if (state == "stale") {
+            ++stale;
+        } else {
+            ++ok;
+        }
+    }
+    std::string line = "serving " + std::to_string(rigs.rigs.size()) +
+                       (rigs.rigs.size() == 1 ? " rig: " : " rigs: ") + std::to_string(ok) +
+                       " ok, " + std::to_string(stale) + " stale, " + std::to_string(failing) +
+                       " failing";
+    if (expired != 0) line += ", " + std::to_string(expired) + " expired";
+    if (tokenless != 0) line += ", " + std::to_string(tokenless) + " without a token";
+    if (files) line += " (files mode)";
+    return line;
+}
+
 std::string render_status(const RigSet& rigs, const StatusInfo& info, WallTime now) {
     Json::Value root;
     root["version"] = info.version;

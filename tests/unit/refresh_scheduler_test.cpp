@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "credfs/engine/refresh_scheduler.hpp"
@@ -347,6 +352,88 @@ TEST_F(RunningScheduler, WakingPastExpiryRefreshesPromptly) {
     for (const auto& rig : registry_.rigs()->rigs) {
         EXPECT_GT(rig->current()->ttl_at(clock_.now()), 0);
     }
+}
+
+/// The scheduler's view of the clock, which can be made to block: a pass
+/// that calls now() while the gate is shut hangs there, like a wedged pass.
+class GatedClock final : public Clock {
+  public:
+    explicit GatedClock(const Clock& inner) : inner_(inner) {}
+    WallTime now() const override {
+        std::unique_lock lock(mu_);
+        ++waiting_;
+        cv_.wait(lock, [&] { return open_; });
+        --waiting_;
+        return inner_.now();
+    }
+    void shut() {
+        std::lock_guard lock(mu_);
+        open_ = false;
+    }
+    void open() {
+        {
+            std::lock_guard lock(mu_);
+            open_ = true;
+        }
+        cv_.notify_all();
+    }
+    int waiting() const {
+        std::lock_guard lock(mu_);
+        return waiting_;
+    }
+
+  private:
+    const Clock& inner_;
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+    mutable int waiting_ = 0;
+    bool open_ = true;
+};
+
+TEST(RefreshScheduler, HeartbeatComesWithinItsIntervalWithNothingDue) {
+    FakeClock clock;  // never advanced: after the first tokens nothing is due for 40 s
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(clock, 3600);  // without the cap, one wait is an hour
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    std::atomic<int> beats{0};
+    scheduler.set_heartbeat([&] { ++beats; }, 0.05);
+    scheduler.start(registry);
+    ASSERT_TRUE(eventually([&] { return source.calls() == 3 && all_idle(registry); }));
+    const int after_tokens = beats.load();
+    EXPECT_TRUE(eventually([&] { return beats.load() >= after_tokens + 5; }));
+    EXPECT_EQ(source.calls(), 3);  // the beats came from waits, not from refreshes
+    scheduler.stop();
+}
+
+TEST(RefreshScheduler, NoHeartbeatWhileAPassIsStuck) {
+    FakeClock clock;
+    GatedClock gated(clock);
+    FakeSource source(clock, 60);
+    Config config = three_rigs();
+    RefreshScheduler scheduler(gated, 3600);
+    RigRegistry registry(
+        config, source, clock, [] { return 0.0; }, scheduler.notifier());
+    std::atomic<int> beats{0};
+    constexpr double kEvery = 0.02;
+    scheduler.set_heartbeat([&] { ++beats; }, kEvery);
+    scheduler.start(registry);
+    ASSERT_TRUE(eventually([&] { return beats.load() >= 2; }));
+    gated.shut();
+    ASSERT_TRUE(eventually([&] { return gated.waiting() == 1; }));  // the pass hangs
+    const int stuck_at = beats.load();
+    // An absence can only be watched for a while: 25 intervals, each of
+    // which would have brought a beat from a healthy loop (or a timer).
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(25 * kEvery);
+    while (std::chrono::steady_clock::now() < until) {
+        EXPECT_EQ(beats.load(), stuck_at);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    gated.open();
+    EXPECT_TRUE(eventually([&] { return beats.load() >= stuck_at + 2; }));
+    scheduler.stop();
 }
 
 }  // namespace

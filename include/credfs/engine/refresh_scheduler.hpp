@@ -12,6 +12,7 @@
 // 100,000 rigs cost log2(n) ~ 17 steps each; a wheel's O(1) buys nothing.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,6 +46,15 @@ class RefreshScheduler {
     /// A callable that wakes the scheduler early; safe to call from any
     /// thread, even after the scheduler is destroyed. Pass it to the rigs.
     std::function<void()> notifier() const;
+
+    /// A liveness hook for a watchdog (the daemon pings systemd's with it):
+    /// once started, the thread calls `hook` after a pass of run_due(), at
+    /// least every `every_s` seconds (monotonic; each wait is capped to half
+    /// of it) and at most every `every_s`/2 (a busy loop does not flood it). A
+    /// pass that never returns (a wedged rig) stops the calls: that is the
+    /// point. The hook runs on the scheduler's thread: keep it cheap, never
+    /// throw. Call before start(); every_s > 0.
+    void set_heartbeat(std::function<void()> hook, double every_s);
 
     /// Starts the thread over `registry` (must outlive stop()). Call after the
     /// daemon has forked: threads do not survive fork.
@@ -81,6 +91,8 @@ class RefreshScheduler {
     };
 
     void loop(const RigRegistry& registry);
+    /// Calls the heartbeat hook when at least every_s/2 has passed since the last call.
+    void beat();
     /// Forgets the old generation and reads every rig of `set`.
     void adopt(std::shared_ptr<const RigSet> set, WallTime now) CREDFS_REQUIRES(mu_);
     /// Reads every rig's due times again and rebuilds the heap.
@@ -105,6 +117,10 @@ class RefreshScheduler {
     const double max_sleep_s_;
     const size_t max_concurrent_;
     const double rescan_s_;
+    // Set before start(), read by the thread only.
+    std::function<void()> heartbeat_;
+    double heartbeat_every_s_ = 0;
+    std::chrono::steady_clock::time_point last_beat_{};
 
     // The heap and what it stands for; only run_due's caller touches them.
     Mutex mu_;

@@ -2,6 +2,7 @@
 // with a log line and the running one stays.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +25,12 @@ class Reloader {
     Reloader(const Reloader&) = delete;
     Reloader& operator=(const Reloader&) = delete;
 
+    /// Called on the reloader's thread around each SIGHUP reload, whether
+    /// it is accepted or refused: `begin` before reading the config, `end`
+    /// after (the daemon tells systemd RELOADING=1, then READY=1). Call
+    /// before start(); either may be empty.
+    void set_reload_hooks(std::function<void()> begin, std::function<void()> end);
+
     /// Installs the SIGHUP handler (over libfuse's, which would unmount) and
     /// starts the thread that reloads on it. One Reloader per process.
     void start();
@@ -44,6 +51,7 @@ class Reloader {
     Mutex mu_;  // one reload at a time
     std::shared_ptr<const Config> config_ CREDFS_GUARDED_BY(mu_);
     std::shared_ptr<TokenSource> source_ CREDFS_GUARDED_BY(mu_);
+    std::function<void()> on_begin_, on_end_;  // set before start()
     int pipe_[2] = {-1, -1};
     std::thread thread_;
 };
