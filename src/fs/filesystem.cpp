@@ -226,16 +226,19 @@ std::vector<std::string> Filesystem::list() const {
     std::vector<std::string> scratch = scratch_.list();
     if (backing_ != nullptr) {
         for (auto& name : backing_->list()) {
-            if (is_passthrough(name) && !std::binary_search(scratch.begin(), scratch.end(), name)) {
+            if (!set->by_file.contains(name) && !is_daemon_file(name) &&
+                FallbackStore::is_passthrough(*backing_, name) &&
+                !std::binary_search(scratch.begin(), scratch.end(), name)) {
                 names.push_back(std::move(name));
             }
         }
     }
     // A file git made under a name that a reload then gave to a rig is
-    // shadowed by the rig (lookups find the rig): list the name once.
+    // shadowed by the rig (lookups find the rig): list the name once. Here
+    // and above, ask the set listed first, not the registry: a reload in
+    // between would leave a new rig's name out of both.
     for (auto& name : scratch) {
-        if (registry_.find(name) == nullptr && !is_daemon_file(name))
-            names.push_back(std::move(name));
+        if (!set->by_file.contains(name) && !is_daemon_file(name)) names.push_back(std::move(name));
     }
     return names;
 }

@@ -7,11 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "mount_fixture.hpp"
 
@@ -150,6 +153,54 @@ TEST_F(PosixTest, ARigAddedOverAFileGitMadeIsListedOnce) {
     while (const dirent* e = ::readdir(dir)) seen += std::string(e->d_name) == "rig-b" ? 1 : 0;
     ::closedir(dir);
     EXPECT_EQ(seen, 1);
+}
+
+// A listing took the rig set once and asked the live registry about the
+// files git made: a reload in between listed a name given to a rig or taken
+// from one twice or not at all. Reloads that add and remove rig-b, over a
+// file of that name, while readdir runs: every listing holds rig-b once.
+TEST_F(PosixTest, AReloadDuringAListingNeverHidesOrDoublesARigsName) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    const int fd = create("rig-b", "https://x-access-token:old@github.com\n");
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+    std::atomic<bool> done{false};
+    std::atomic<int> reloads{0};
+    std::thread reloader([&] {
+        for (int i = 0; i < 60 && !::testing::Test::HasFailure(); ++i) {
+            const bool with_b = i % 2 == 0;
+            std::vector<RigSpec> rigs{{"rig-a", ""}};
+            if (with_b) rigs.push_back({"rig-b", ""});
+            harness_.write_config(fake_.base_url(), RefreshParams{}, rigs);
+            if (::kill(harness_.pid(), SIGHUP) != 0) break;
+            // The next change only once this one is served.
+            const bool served = wait_until(
+                [&] {
+                    const std::string status = read_whole_file(harness_.file(".status")).data;
+                    return (status.find("\"rig-b\"") != std::string::npos) == with_b;
+                },
+                20s);
+            if (!served) break;
+            ++reloads;
+        }
+        done = true;
+    });
+    int listings = 0;
+    std::string wrong;
+    while (!done && wrong.empty()) {
+        DIR* dir = ::opendir(harness_.mountpoint().c_str());
+        if (dir == nullptr) break;
+        int seen = 0;
+        while (const dirent* e = ::readdir(dir)) seen += std::string(e->d_name) == "rig-b" ? 1 : 0;
+        ::closedir(dir);
+        ++listings;
+        if (seen != 1)
+            wrong = "listing " + std::to_string(listings) + " held rig-b " + std::to_string(seen) +
+                    " times";
+    }
+    reloader.join();
+    EXPECT_EQ(wrong, "");
+    EXPECT_EQ(reloads, 60) << "a reload was not served within 20 s";
 }
 
 // Thousands of files beside the rigs: the limit answers ENOSPC, the listing
