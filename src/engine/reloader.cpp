@@ -46,7 +46,8 @@ Reloader::Reloader(std::string config_path, const Clock& clock, RigRegistry& reg
 
 Reloader::~Reloader() { stop(); }
 
-void Reloader::start() {
+void Reloader::catch_sighup() {
+    if (pipe_[1] >= 0) return;
     if (::pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
         spdlog::error("SIGHUP reload disabled: pipe: {}",
                       std::error_code(errno, std::generic_category()).message());
@@ -56,8 +57,18 @@ void Reloader::start() {
     struct sigaction sa {};
     sa.sa_handler = on_sighup;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
+    // No SA_RESTART: the main thread sleeps in libfuse's loop, which ends
+    // only when a signal interrupts that sleep. A SIGTERM handled while
+    // SIGHUP is delivered sets libfuse's exit flag inside our handler; with
+    // SA_RESTART the kernel would then restart the sleep and the daemon
+    // would ignore the SIGTERM (LifecycleTest.SigtermRightAfterSighup...).
+    sa.sa_flags = 0;
     ::sigaction(SIGHUP, &sa, nullptr);
+}
+
+void Reloader::start() {
+    catch_sighup();
+    if (pipe_[1] < 0) return;
     thread_ = std::thread(&Reloader::loop, this);
 }
 

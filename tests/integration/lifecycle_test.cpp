@@ -83,6 +83,49 @@ TEST_F(LifecycleTest, SigtermAsSoonAsTheMountAppearsUnmountsAndExitsZero) {
     }
 }
 
+// SIGHUP's handler had SA_RESTART. A SIGTERM that came while SIGHUP was
+// being delivered ran inside it and set libfuse's exit flag, but the main
+// thread's wait in libfuse's loop was restarted after both handlers, so the
+// daemon slept on and ignored the SIGTERM (PosixTest's reload test, 1 run in
+// about 150).
+TEST_F(LifecycleTest, SigtermRightAfterSighupStillUnmountsAndExitsZero) {
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    for (int round = 1; round <= 20; ++round) {
+        if (round > 1) {
+            ASSERT_TRUE(harness_.start());
+        }
+        ASSERT_EQ(::kill(harness_.pid(), SIGHUP), 0);
+        ASSERT_EQ(::kill(harness_.pid(), SIGTERM), 0);
+        harness_.stop();
+        ASSERT_TRUE(harness_.exit_status().has_value());
+        const int status = *harness_.exit_status();
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << "round " << round << ": " << describe_wait_status(status);
+        ASSERT_FALSE(harness_.mounted());
+    }
+}
+
+// libfuse's handler owned SIGHUP from the mount until the reloader started:
+// a reload asked for as soon as the mount appeared (a supervisor, or
+// systemctl reload right after start) unmounted the daemon instead.
+TEST_F(LifecycleTest, ASighupAsSoonAsTheMountAppearsReloadsAndKeepsServing) {
+    harness_.write_jwt(kJwt);
+    harness_.write_config(fake_.base_url(), RefreshParams{}, {{"rig-a", ""}});
+    for (int round = 1; round <= 100; ++round) {
+        ASSERT_TRUE(harness_.start());
+        ASSERT_EQ(::kill(harness_.pid(), SIGHUP), 0);
+        ASSERT_TRUE(wait_until(
+            [&] {
+                return harness_.run_log_text().find("reloaded ") != std::string::npos ||
+                       !harness_.alive();
+            },
+            20s));
+        ASSERT_TRUE(harness_.alive()) << "round " << round << ": " << harness_.diagnostics();
+        ASSERT_TRUE(harness_.mounted()) << "round " << round;
+        harness_.stop();
+    }
+}
+
 TEST_F(LifecycleTest, ASecondDaemonOnALiveMountIsRefused) {
     // The refused second daemon logs to the same file.
     harness_.allow_log_line("already mounted; unmount it first");

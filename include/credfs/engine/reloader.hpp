@@ -31,8 +31,13 @@ class Reloader {
     /// before start(); either may be empty.
     void set_reload_hooks(std::function<void()> begin, std::function<void()> end);
 
-    /// Installs the SIGHUP handler (over libfuse's, which would unmount) and
-    /// starts the thread that reloads on it. One Reloader per process.
+    /// Installs the SIGHUP handler (over libfuse's, which would unmount):
+    /// from now on a SIGHUP is kept in a pipe until start()'s thread reads
+    /// it. Idempotent. Logs one error line (and reloads stay off) when no
+    /// pipe can be made.
+    void catch_sighup();
+    /// catch_sighup(), then starts the thread that reloads on each SIGHUP.
+    /// One Reloader per process.
     void start();
     /// Stops the thread and restores SIGHUP's default. Idempotent.
     void stop();
