@@ -750,6 +750,35 @@ test_entrypoint() {
   ! is_mounted "$mnt" || fail "$mnt still mounted after SIGTERM"
 }
 
+# With a volume at the mountpoint the entrypoint waits for the FUSE mount on
+# it, not for the volume (which mountinfo lists from the start). The daemon
+# starts late on purpose (a wrapper), so an agent started too early finds no
+# FUSE mount.
+test_entrypoint_on_a_volume() {
+  local mnt=$tmp/m-entry-vol rc
+  [ "$(id -u)" -eq 0 ] || fail "needs root to mount the stand-in volume"
+  mkdir -m 700 "$mnt"
+  mount -t tmpfs -o size=1m,mode=700 none "$mnt"
+  # shellcheck disable=SC2016 # expanded by the wrapper
+  printf '#!/bin/sh\n[ "$1" = status ] || sleep 1\nexec "%s" "$@"\n' "$bin" >"$tmp/late-daemon"
+  chmod +x "$tmp/late-daemon"
+  mkdir -p "$tmp/home-entry-vol"
+  rc=0
+  # shellcheck disable=SC2016 # expanded by the agent's shell
+  GASTOWN_CREDFS_CONFIG=$cfg GASTOWN_CREDS_MOUNTPOINT=$mnt GASTOWN_CREDFS_BINARY=$tmp/late-daemon \
+    GASTOWN_GIT_RIGS=rig-a HOME=$tmp/home-entry-vol "$scripts/entrypoint.example.sh" bash -c '
+      awk -v m="$1" '"'"'$5 == m'"'"' /proc/self/mountinfo | grep -q " - fuse.credfs " ||
+        { echo "agent: started before the FUSE mount" >&2; exit 1; }
+      pw=$(printf "protocol=https\nhost=github.com\n\n" | git credential fill | sed -n "s/^password=//p")
+      case "$pw" in ghs_*) ;; *) echo "agent: no token" >&2; exit 1 ;; esac
+      exit 7' agent "$mnt" >"$tmp/entry-vol.log" 2>&1 || rc=$?
+  [ "$rc" -eq 7 ] || fail "the entrypoint exited $rc, want the agent's 7: $(cat "$tmp/entry-vol.log")"
+  if [ "$(mount_count "$mnt")" != 1 ] || [ "$(top_fstype "$mnt")" != tmpfs ]; then
+    fail "after the agent exited $mnt has $(mount_count "$mnt") mount(s), top $(top_fstype "$mnt"); want the tmpfs volume only"
+  fi
+  umount "$mnt"
+}
+
 tests=(
   test_help
   test_shellcheck
@@ -767,6 +796,7 @@ tests=(
   test_supervise_on_a_volume
   test_git_setup
   test_entrypoint
+  test_entrypoint_on_a_volume
 )
 # CREDFS_SCRIPT_TESTS="test_a test_b" runs only those (while working on them).
 if [ -n "${CREDFS_SCRIPT_TESTS:-}" ]; then read -ra tests <<<"$CREDFS_SCRIPT_TESTS"; fi
