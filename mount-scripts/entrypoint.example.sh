@@ -80,12 +80,17 @@ export GASTOWN_CREDS_MOUNTPOINT=$mnt
 "$supervise" --mountpoint "$mnt" &
 supervisor=$!
 
-# The mount serves when mountinfo lists it and the directory answers; without
+# The mount serves when the topmost mount mountinfo lists there is FUSE and
+# the directory answers (a volume under it is listed from the start); without
 # FUSE the daemon serves files mode, and says so through its socket (status).
 serving() {
-  local esc=$mnt
+  local esc=$mnt top
   esc=${esc//\\/\\134} esc=${esc// /\\040} esc=${esc//$'\t'/\\011} esc=${esc//$'\n'/\\012}
-  if M=$esc awk '$5 == ENVIRON["M"] { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+  # Stacked mounts are parent and child: the top one is no other's parent.
+  top=$(M=$esc awk '
+    $5 == ENVIRON["M"] { for (i = 7; i <= NF; i++) if ($i == "-") { t[$1] = $(i + 1); p[$2] = 1; break } }
+    END { for (id in t) if (!(id in p)) { print t[id]; exit } }' /proc/self/mountinfo)
+  if [[ "$top" == fuse || "$top" == fuse.* ]]; then
     ls -- "$mnt" >/dev/null 2>&1
   else
     local header

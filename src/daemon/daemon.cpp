@@ -76,16 +76,28 @@ class ReadinessPipe {
     std::_Exit(status == 0 ? 0 : 1);
 }
 
+constexpr long kFuseSuperMagic = 0x65735546;  // linux/magic.h
+
+/// True when the file system serving `path` is FUSE (false also when
+/// statfs fails: the caller's stat has already answered).
+bool is_fuse(const std::string& path) {
+    struct statfs fs {};
+    return ::statfs(path.c_str(), &fs) == 0 && fs.f_type == kFuseSuperMagic;
+}
+
 std::string describe_mountpoint_problem(const std::string& mountpoint) {
     struct stat st {};
-    struct stat parent {};
     if (::stat(mountpoint.c_str(), &st) == 0) {
         if (!S_ISDIR(st.st_mode)) return "mountpoint " + mountpoint + ": not a directory";
-        // A directory on another device than its parent is a mount already;
-        // stacking a second daemon on it would serve two sets of tokens.
-        if (::stat((mountpoint + "/..").c_str(), &parent) == 0 && parent.st_dev != st.st_dev) {
+        // A live FUSE mount there is another daemon's (or another file
+        // system's): stacking on it would serve two sets of tokens. Any other
+        // mount (a container volume, a bind mount, a tmpfs) is accepted: the
+        // static files then live on it, where readers fall back to.
+        if (is_fuse(mountpoint)) {
             return "mountpoint " + mountpoint +
-                   ": already mounted; unmount it first: fusermount3 -u " + mountpoint;
+                   ": already mounted by FUSE (a running gastown-credfs?); unmount it first: "
+                   "gastown-creds-umount --mountpoint " +
+                   mountpoint;
         }
         return "";
     }
@@ -104,7 +116,6 @@ std::string describe_mountpoint_problem(const std::string& mountpoint) {
 /// Kubernetes emptyDir shared with the agents), but never a FUSE mount: that
 /// is another daemon's. A missing directory is created, mode 0700.
 std::string describe_files_dir_problem(const std::string& dir) {
-    constexpr long kFuseSuperMagic = 0x65735546;  // linux/magic.h
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
         return "files directory " + dir + ": " +
                std::error_code(errno, std::generic_category()).message();

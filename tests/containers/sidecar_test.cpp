@@ -64,9 +64,9 @@ constexpr char kRig[] = "rig-ctr";
 constexpr char kUser[] = "x-access-token";
 /// Where every container mounts the shared host directory (the volume).
 constexpr char kVolume[] = "/creds";
-/// The daemon's mountpoint: a subdirectory of the volume, since the daemon
-/// refuses a mountpoint that is a mount already (the volume itself is one).
-/// The helper's socket, /creds/dir.sock, then sits in the volume too.
+/// The daemon's mountpoint: a subdirectory of the volume (the volume itself
+/// would do for the mount), so that the helper's socket, /creds/dir.sock,
+/// sits in the volume too.
 constexpr char kMnt[] = "/creds/dir";
 /// Token lifetime at the fake: short, so renewals happen during the test.
 constexpr double kTtlS = 10;

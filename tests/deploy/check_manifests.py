@@ -87,7 +87,7 @@ def check_sidecar(path):
     volume_path = dm[0].get("mountPath") if dm else None
     if not mnt or not volume_path or not mnt.startswith(volume_path.rstrip("/") + "/"):
         fail(f"{path.name}: the mountpoint ({mnt}) must be a subdirectory of the volume "
-             f"({volume_path}): the daemon refuses a mountpoint that is a mount already")
+             f"({volume_path}), so that the helper's socket {mnt}.sock is in the volume too")
     probe = " ".join((((daemon.get("startupProbe") or {}).get("exec") or {}).get("command")) or [])
     if f" {mnt} fuse.credfs " not in probe or "/proc/self/mounts" not in probe:
         fail(f"{path.name}: the startupProbe should look for ' {mnt} fuse.credfs ' in "

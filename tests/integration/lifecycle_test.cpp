@@ -3,14 +3,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "mount_fixture.hpp"
@@ -128,7 +132,7 @@ TEST_F(LifecycleTest, ASighupAsSoonAsTheMountAppearsReloadsAndKeepsServing) {
 
 TEST_F(LifecycleTest, ASecondDaemonOnALiveMountIsRefused) {
     // The refused second daemon logs to the same file.
-    harness_.allow_log_line("already mounted; unmount it first");
+    harness_.allow_log_line("already mounted by FUSE");
     ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
     const ProcessResult second = run_process(
         {CREDFS_BINARY, "--config", harness_.config_path(), "-f", harness_.mountpoint()}, "", 20s);
@@ -136,6 +140,74 @@ TEST_F(LifecycleTest, ASecondDaemonOnALiveMountIsRefused) {
     EXPECT_NE(second.error.find("already mounted"), std::string::npos) << second.error;
     const ReadResult still = read_whole_file(harness_.file("rig-a"));
     EXPECT_EQ(still.error, 0);
+}
+
+/// A volume as `podman run -v DIR:MOUNTPOINT` makes one: a tmpfs at `dir`
+/// (another file system than the mountpoint's, as the host's is in a
+/// container) bound onto the harness's mountpoint. Undone when the test
+/// ends, the daemon stopped first (it may still be mounted on top).
+class VolumeAtMountpoint {
+  public:
+    VolumeAtMountpoint(DaemonHarness& harness, std::string dir)
+        : harness_(harness), dir_(std::move(dir)) {}
+    ~VolumeAtMountpoint() {
+        harness_.stop();
+        if (bound_) ::umount2(harness_.mountpoint().c_str(), MNT_DETACH);
+        if (made_) ::umount2(dir_.c_str(), MNT_DETACH);
+    }
+    VolumeAtMountpoint(const VolumeAtMountpoint&) = delete;
+    VolumeAtMountpoint& operator=(const VolumeAtMountpoint&) = delete;
+    /// Mounts both; errno says why not.
+    bool mount() {
+        if (::mkdir(dir_.c_str(), 0700) != 0) return false;
+        made_ = ::mount("volume", dir_.c_str(), "tmpfs", 0, "size=1m,mode=0700") == 0;
+        bound_ = made_ && ::mount(dir_.c_str(), harness_.mountpoint().c_str(), nullptr, MS_BIND,
+                                  nullptr) == 0;
+        return bound_;
+    }
+
+  private:
+    DaemonHarness& harness_;
+    std::string dir_;
+    bool made_ = false;
+    bool bound_ = false;
+};
+
+// A container volume at the mountpoint (podman -v DIR:MOUNTPOINT, a
+// Kubernetes emptyDir) is a mount, but no FUSE one: it was refused as
+// "already mounted". The daemon mounts on it, and its static files live on
+// the volume, where readers fall back once it stops.
+TEST_F(LifecycleTest, MountsOnAVolumeAndLeavesFreshStaticFilesOnIt) {
+    const std::string volume = harness_.root() + "/volume";
+    VolumeAtMountpoint at(harness_, volume);
+    ASSERT_TRUE(at.mount()) << "the volume: " << std::strerror(errno);
+    struct stat volume_root {};
+    ASSERT_EQ(::stat(volume.c_str(), &volume_root), 0);
+
+    ASSERT_NO_FATAL_FAILURE(start_daemon(RefreshParams{}, {{"rig-a", ""}}));
+    const ReadResult live = read_whole_file(harness_.file("rig-a"));
+    ASSERT_EQ(live.error, 0);
+    const auto served = token_from_line(live.data);
+    ASSERT_TRUE(served.has_value()) << "no token line through the mount";
+    EXPECT_TRUE(fake_.is_valid(*served));
+
+    harness_.stop();
+    ASSERT_TRUE(harness_.exit_status().has_value());
+    EXPECT_TRUE(WIFEXITED(*harness_.exit_status()) && WEXITSTATUS(*harness_.exit_status()) == 0)
+        << describe_wait_status(*harness_.exit_status());
+    EXPECT_FALSE(harness_.mounted());
+    // The volume is still mounted there: the mountpoint is its root.
+    struct stat at_mountpoint {};
+    ASSERT_EQ(::stat(harness_.mountpoint().c_str(), &at_mountpoint), 0) << std::strerror(errno);
+    EXPECT_EQ(at_mountpoint.st_dev, volume_root.st_dev);
+    EXPECT_EQ(at_mountpoint.st_ino, volume_root.st_ino);
+    for (const std::string& path : {harness_.file("rig-a"), volume + "/rig-a"}) {
+        const ReadResult left = read_whole_file(path);
+        ASSERT_EQ(left.error, 0) << path;
+        const auto token = token_from_line(left.data);
+        ASSERT_TRUE(token.has_value()) << path << ": no token line";
+        EXPECT_TRUE(fake_.is_valid(*token)) << path;
+    }
 }
 
 // With libfuse's default of 10 workers, ten opens waiting on a hung upstream

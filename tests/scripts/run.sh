@@ -69,6 +69,13 @@ ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; 
 is_mounted() { awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
 serving() { is_mounted "$1" && ls -- "$1" >/dev/null 2>&1; }
 fstype() { awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { print $(i + 1); exit } }' /proc/self/mountinfo; }
+# The type of the topmost mount at $1 (stacked mounts are parent and child:
+# the top one is no other's parent), and how many mounts are stacked there.
+top_fstype() {
+  awk -v m="$1" '$5 == m { for (i = 7; i <= NF; i++) if ($i == "-") { t[$1] = $(i + 1); p[$2] = 1; break } }
+    END { for (id in t) if (!(id in p)) print t[id] }' /proc/self/mountinfo
+}
+mount_count() { awk -v m="$1" '$5 == m { n++ } END { print n + 0 }' /proc/self/mountinfo; }
 
 # wait_until SECONDS DESCRIPTION COMMAND...: poll every 50 ms up to a deadline.
 wait_until() {
@@ -98,6 +105,16 @@ contains() { grep -qF -- "$2" <<<"$1"; }
 expect_contains() { contains "$1" "$2" || fail "expected output to contain: $2; got: $1"; }
 expect_lacks() { ! contains "$1" "$2" || fail "output must not contain: $2"; }
 
+# The gastown-credfs process serving $1: it holds the directory open.
+daemon_on() {
+  local p fd
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = gastown-credfs ] || continue
+    for fd in "$p"/fd/*; do
+      if [ "$(readlink "$fd" 2>/dev/null)" = "$1" ]; then echo "${p#/proc/}"; break; fi
+    done
+  done
+}
 # The daemon child of a supervisor.
 daemon_child() { ps -o pid=,comm= --ppid "$1" | awk '$2 == "gastown-credfs" { print $1 }'; }
 
@@ -217,13 +234,15 @@ test_umount_busy_and_foreign() {
   out=$("$scripts/gastown-creds-umount" --mountpoint "$mnt" 2>&1) || fail "second umount exited $?: $out"
   expect_contains "$out" "stopped the daemon"
 
-  # Never unmounts something that is not gastown-credfs.
+  # Never unmounts something that is not gastown-credfs: a tmpfs (a volume
+  # the daemon could mount on) is left mounted, with a note.
   if [ "$(id -u)" -eq 0 ]; then
     mkdir "$tmp/m-tmpfs"
     mount -t tmpfs -o size=1m none "$tmp/m-tmpfs"
     rc=0; out=$("$scripts/gastown-creds-umount" --mountpoint "$tmp/m-tmpfs" 2>&1) || rc=$?
+    [ "$(mount_count "$tmp/m-tmpfs")" = 1 ] || fail "gastown-creds-umount unmounted the tmpfs"
     umount "$tmp/m-tmpfs"
-    [ "$rc" -eq 1 ] || fail "umount of a tmpfs exited $rc, want 1"
+    [ "$rc" -eq 0 ] || fail "umount of a tmpfs exited $rc, want 0 (nothing to do)"
     expect_contains "$out" "is a tmpfs mount, not gastown-credfs"
   fi
 }
@@ -429,6 +448,95 @@ test_supervise_sigint_and_outside_unmount() {
 # no reason to install fuse3). The daemon falls back to files mode; the
 # supervisor must run it, not refuse to start. A private mount namespace
 # with a /dev that holds only null, zero and urandom stands in for it.
+# A container volume at the mountpoint (podman -v DIR:MNT, a Kubernetes
+# emptyDir) is a mount but no FUSE one: mounted on, and never unmounted by
+# the scripts. Here a bind mount, as podman makes it.
+test_mount_on_a_volume() {
+  local vol=$tmp/vol-src mnt=$tmp/m-vol out rc pid
+  [ "$(id -u)" -eq 0 ] || fail "needs root to bind-mount the stand-in volume"
+  mkdir -m 700 "$vol" "$mnt"
+  mount --bind "$vol" "$mnt"
+  out=$("$scripts/gastown-creds-mount" --config "$cfg" --mountpoint "$mnt" --binary "$bin" 2>&1) ||
+    fail "gastown-creds-mount on a volume exited $?: $out"
+  show "$out"
+  [ "$(top_fstype "$mnt")" = fuse.credfs ] || fail "the top mount at $mnt is $(top_fstype "$mnt"), want fuse.credfs"
+  expect_good_read "$mnt/rig-a"
+  # A live FUSE mount on the volume is still refused.
+  rc=0; out=$("$scripts/gastown-creds-mount" --config "$cfg" --mountpoint "$mnt" --binary "$bin" 2>&1) || rc=$?
+  [ "$rc" -eq 1 ] || fail "mounting twice on a volume exited $rc, want 1: $out"
+  expect_contains "$out" "already mounted"
+
+  # A crashed daemon's dead mount is cleared, the volume under it kept. The
+  # stat first fills the kernel's attribute cache of the mount's root, which
+  # then answers stat for 10 s although the daemon is dead.
+  stat -- "$mnt" >/dev/null
+  pid=$(daemon_on "$mnt")
+  [ -n "$pid" ] || fail "no gastown-credfs process serving $mnt"
+  kill -KILL "$pid"
+  wait_until 10 "the daemon $pid to die" eval "! kill -0 $pid 2>/dev/null"
+  out=$("$scripts/gastown-creds-mount" --config "$cfg" --mountpoint "$mnt" --binary "$bin" 2>&1) ||
+    fail "gastown-creds-mount over a dead mount on a volume exited $?: $out"
+  show "$out"
+  expect_contains "$out" "is a dead mount"
+  [ "$(mount_count "$mnt")" = 2 ] || fail "$(mount_count "$mnt") mounts at $mnt, want the volume and the new FUSE mount"
+  expect_good_read "$mnt/rig-a"
+
+  out=$("$scripts/gastown-creds-umount" --mountpoint "$mnt" 2>&1) || fail "gastown-creds-umount exited $?: $out"
+  show "$out"
+  expect_contains "$out" "unmounted $mnt"
+  [ "$(mount_count "$mnt")" = 1 ] || fail "$(mount_count "$mnt") mounts at $mnt after unmounting, want the volume only"
+  [ "$(top_fstype "$mnt")" != fuse.credfs ] || fail "the FUSE mount is still at $mnt"
+  # The static files were written through to the volume.
+  expect_good_read "$mnt/rig-a"
+  expect_good_read "$vol/rig-a"
+  out=$("$scripts/gastown-creds-umount" --mountpoint "$mnt" 2>&1) || fail "a second umount exited $?: $out"
+  expect_contains "$out" "not gastown-credfs"
+  [ "$(mount_count "$mnt")" = 1 ] || fail "the second umount unmounted the volume at $mnt"
+  umount "$mnt"
+}
+
+test_supervise_on_a_volume() {
+  local mnt=$tmp/m-svol sup child child2 out rc log
+  [ "$(id -u)" -eq 0 ] || fail "needs root to mount the stand-in volume"
+  mkdir -m 700 "$mnt"
+  mount -t tmpfs -o size=1m,mode=700 none "$mnt"
+  "$scripts/gastown-creds-supervise" --config "$cfg" --mountpoint "$mnt" --binary "$bin" 2>"$tmp/sup-vol.log" &
+  sup=$!
+  track "$sup"
+  # shellcheck disable=SC2016 # eval expands it
+  wait_until 10 "the supervised mount to serve on the volume" eval '[ "$(top_fstype "$mnt")" = fuse.credfs ] && serving "$mnt"'
+  expect_good_read "$mnt/rig-a"
+  child=$(daemon_child "$sup")
+  [ -n "$child" ] || fail "no gastown-credfs child under supervisor $sup"
+
+  # A second supervisor refuses the live FUSE mount on the volume.
+  rc=0; out=$("$scripts/gastown-creds-supervise" --config "$cfg" --mountpoint "$mnt" --binary "$bin" 2>&1) || rc=$?
+  [ "$rc" -eq 1 ] || fail "a second supervisor exited $rc, want 1: $out"
+  expect_contains "$out" "already mounted"
+
+  # kill -9: only the dead FUSE mount goes; the volume stays under the restarted one.
+  kill -KILL "$child"
+  # shellcheck disable=SC2016 # eval expands it
+  wait_until 10 "the daemon to be restarted and serve" eval '[ -n "$(daemon_child "$sup")" ] && [ "$(daemon_child "$sup")" != "$child" ] && serving "$mnt"'
+  child2=$(daemon_child "$sup")
+  log=$(cat "$tmp/sup-vol.log")
+  expect_contains "$log" "lazily unmounted the dead mount at $mnt"
+  expect_lacks "$log" "mounted by something else"
+  [ "$(mount_count "$mnt")" = 2 ] || fail "$(mount_count "$mnt") mounts at $mnt after the restart, want the volume and the new FUSE mount"
+  [ "$(fstype "$mnt")" = tmpfs ] || fail "the bottom mount at $mnt is $(fstype "$mnt"), want the tmpfs volume"
+  expect_good_read "$mnt/rig-a"
+
+  kill -TERM "$sup"
+  wait_exit "$sup" 15
+  [ "$rc" -eq 0 ] || fail "the supervisor exited $rc after SIGTERM, want 0"
+  ! kill -0 "$child2" 2>/dev/null || fail "the daemon $child2 still runs"
+  if [ "$(mount_count "$mnt")" != 1 ] || [ "$(top_fstype "$mnt")" != tmpfs ]; then
+    fail "after the stop $mnt has $(mount_count "$mnt") mount(s), top $(top_fstype "$mnt"); want the tmpfs volume only"
+  fi
+  expect_good_read "$mnt/rig-a"
+  umount "$mnt"
+}
+
 test_supervise_without_dev_fuse() {
   local mnt=$tmp/m-nofuse out rc
   if [ "$(id -u)" -ne 0 ] || ! command -v unshare >/dev/null; then fail "needs root and unshare (util-linux)"; fi
@@ -642,6 +750,35 @@ test_entrypoint() {
   ! is_mounted "$mnt" || fail "$mnt still mounted after SIGTERM"
 }
 
+# With a volume at the mountpoint the entrypoint waits for the FUSE mount on
+# it, not for the volume (which mountinfo lists from the start). The daemon
+# starts late on purpose (a wrapper), so an agent started too early finds no
+# FUSE mount.
+test_entrypoint_on_a_volume() {
+  local mnt=$tmp/m-entry-vol rc
+  [ "$(id -u)" -eq 0 ] || fail "needs root to mount the stand-in volume"
+  mkdir -m 700 "$mnt"
+  mount -t tmpfs -o size=1m,mode=700 none "$mnt"
+  # shellcheck disable=SC2016 # expanded by the wrapper
+  printf '#!/bin/sh\n[ "$1" = status ] || sleep 1\nexec "%s" "$@"\n' "$bin" >"$tmp/late-daemon"
+  chmod +x "$tmp/late-daemon"
+  mkdir -p "$tmp/home-entry-vol"
+  rc=0
+  # shellcheck disable=SC2016 # expanded by the agent's shell
+  GASTOWN_CREDFS_CONFIG=$cfg GASTOWN_CREDS_MOUNTPOINT=$mnt GASTOWN_CREDFS_BINARY=$tmp/late-daemon \
+    GASTOWN_GIT_RIGS=rig-a HOME=$tmp/home-entry-vol "$scripts/entrypoint.example.sh" bash -c '
+      awk -v m="$1" '"'"'$5 == m'"'"' /proc/self/mountinfo | grep -q " - fuse.credfs " ||
+        { echo "agent: started before the FUSE mount" >&2; exit 1; }
+      pw=$(printf "protocol=https\nhost=github.com\n\n" | git credential fill | sed -n "s/^password=//p")
+      case "$pw" in ghs_*) ;; *) echo "agent: no token" >&2; exit 1 ;; esac
+      exit 7' agent "$mnt" >"$tmp/entry-vol.log" 2>&1 || rc=$?
+  [ "$rc" -eq 7 ] || fail "the entrypoint exited $rc, want the agent's 7: $(cat "$tmp/entry-vol.log")"
+  if [ "$(mount_count "$mnt")" != 1 ] || [ "$(top_fstype "$mnt")" != tmpfs ]; then
+    fail "after the agent exited $mnt has $(mount_count "$mnt") mount(s), top $(top_fstype "$mnt"); want the tmpfs volume only"
+  fi
+  umount "$mnt"
+}
+
 tests=(
   test_help
   test_shellcheck
@@ -655,9 +792,14 @@ tests=(
   test_supervise_sigint_and_outside_unmount
   test_supervise_backoff
   test_supervise_without_dev_fuse
+  test_mount_on_a_volume
+  test_supervise_on_a_volume
   test_git_setup
   test_entrypoint
+  test_entrypoint_on_a_volume
 )
+# CREDFS_SCRIPT_TESTS="test_a test_b" runs only those (while working on them).
+if [ -n "${CREDFS_SCRIPT_TESTS:-}" ]; then read -ra tests <<<"$CREDFS_SCRIPT_TESTS"; fi
 for t in "${tests[@]}"; do
   echo "--- ${t#test_}"
   set +e
