@@ -13,34 +13,16 @@
 namespace credfs {
 namespace {
 
+using test::all_idle;
 using test::eventually;
 using test::FakeClock;
 using test::FakeSource;
-
-Config three_rigs() {
-    Config c;
-    for (const char* id : {"a", "b", "c"}) {
-        RigConfig r;
-        r.id = r.file = id;
-        c.rigs.push_back(r);
-    }
-    c.refresh.margin_s = 20;
-    c.refresh.jitter_s = 0;
-    c.refresh.min_ttl_s = 5;
-    return c;
-}
-
-bool all_idle(const RigRegistry& reg) {
-    for (const auto& r : reg.rigs()->rigs) {
-        if (r->refresh_in_flight()) return false;
-    }
-    return true;
-}
+using test::rigs_config;
 
 TEST(RefreshScheduler, StartsDueRigsAndReportsTheNextDueTime) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());
@@ -55,7 +37,7 @@ TEST(RefreshScheduler, StartsDueRigsAndReportsTheNextDueTime) {
 TEST(RefreshScheduler, LimitsConcurrentBackgroundRefreshes) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     RefreshScheduler scheduler(clock, 1.0, 2);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());
@@ -73,7 +55,8 @@ TEST(RefreshScheduler, LimitsConcurrentBackgroundRefreshes) {
 TEST(RefreshScheduler, PublishesHeldBackTokensOnTimeAndWakesForThem) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = three_rigs();  // margin 20, min_ttl 5: the default 5-s delay fits
+    Config config =
+        rigs_config({"a", "b", "c"});  // margin 20, min_ttl 5: the default 5-s delay fits
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());
@@ -100,7 +83,7 @@ TEST(RefreshScheduler, PublishesHeldBackTokensOnTimeAndWakesForThem) {
 }
 
 Config rigs_named(std::initializer_list<const char*> ids) {
-    Config c = three_rigs();
+    Config c = rigs_config({"a", "b", "c"});
     c.rigs.clear();
     for (const char* id : ids) {
         RigConfig r;
@@ -111,7 +94,7 @@ Config rigs_named(std::initializer_list<const char*> ids) {
 }
 
 Config many_rigs(int n) {
-    Config c = three_rigs();
+    Config c = rigs_config({"a", "b", "c"});
     c.rigs.clear();
     for (int i = 0; i < n; ++i) {
         RigConfig r;
@@ -132,7 +115,7 @@ std::shared_ptr<T> borrowed(T& object) {
 TEST(RefreshScheduler, FindsARigWhoseRefreshMovedEarlier) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     config.refresh.publish_delay_s = 0;  // no lag window: an erase is a rejection
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
@@ -161,7 +144,7 @@ TEST(RefreshScheduler, FindsARigWhoseRefreshMovedEarlier) {
 TEST(RefreshScheduler, ARigWhoseRefreshMovedLaterIsNotRefreshedAtItsOldTime) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     config.refresh.publish_delay_s = 0;
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
@@ -260,7 +243,7 @@ TEST(RefreshScheduler, KeepsToMaxConcurrentAndStartsWaitingRigsAsRefreshesEnd) {
 TEST(RefreshScheduler, ReadinessCountReachesZeroExactlyWhenEveryRigHasAToken) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());
@@ -324,7 +307,7 @@ class RunningScheduler : public ::testing::Test {
     void TearDown() override { scheduler_.stop(); }  // before the registry goes
 
     static Config config() {
-        Config c = three_rigs();
+        Config c = rigs_config({"a", "b", "c"});
         c.refresh.publish_delay_s = 0;  // renewal, not publication (see PublishesHeldBackTokens...)
         return c;
     }
@@ -393,7 +376,7 @@ class GatedClock final : public Clock {
 TEST(RefreshScheduler, HeartbeatComesWithinItsIntervalWithNothingDue) {
     FakeClock clock;  // never advanced: after the first tokens nothing is due for 40 s
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     RefreshScheduler scheduler(clock, 3600);  // without the cap, one wait is an hour
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());
@@ -411,7 +394,7 @@ TEST(RefreshScheduler, NoHeartbeatWhileAPassIsStuck) {
     FakeClock clock;
     GatedClock gated(clock);
     FakeSource source(clock, 60);
-    Config config = three_rigs();
+    Config config = rigs_config({"a", "b", "c"});
     RefreshScheduler scheduler(gated, 3600);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());

@@ -8,35 +8,17 @@
 namespace credfs {
 namespace {
 
+using test::all_idle;
 using test::eventually;
 using test::FakeClock;
 using test::FakeSource;
-
-Config rigs(std::initializer_list<const char*> ids) {
-    Config c;
-    for (const char* id : ids) {
-        RigConfig r;
-        r.id = r.file = id;
-        c.rigs.push_back(r);
-    }
-    c.refresh.margin_s = 20;
-    c.refresh.jitter_s = 0;
-    c.refresh.min_ttl_s = 5;
-    c.refresh.publish_delay_s = 0;
-    return c;
-}
-
-bool all_idle(const RigRegistry& reg) {
-    for (const auto& r : reg.rigs()->rigs) {
-        if (r->refresh_in_flight()) return false;
-    }
-    return true;
-}
+using test::rigs_config;
 
 TEST(StatusLine, CountsEachStateAndNeverNamesAToken) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = rigs({"a", "b", "c"});
+    Config config = rigs_config({"a", "b", "c"});
+    config.refresh.publish_delay_s = 0;
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());
@@ -65,7 +47,8 @@ TEST(StatusLine, CountsEachStateAndNeverNamesAToken) {
 TEST(StatusLine, OneRigIsSingular) {
     FakeClock clock;
     FakeSource source(clock, 60);
-    Config config = rigs({"a"});
+    Config config = rigs_config({"a"});
+    config.refresh.publish_delay_s = 0;
     RefreshScheduler scheduler(clock);
     RigRegistry registry(
         config, source, clock, [] { return 0.0; }, scheduler.notifier());

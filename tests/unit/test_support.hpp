@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 
 #include "credfs/core/clock.hpp"
 #include "credfs/core/config.hpp"
+#include "credfs/engine/rig_registry.hpp"
 #include "credfs/sources/token_source.hpp"
 
 namespace credfs::test {
@@ -166,6 +168,29 @@ inline Config two_rig_config() {
     c.refresh.min_ttl_s = 10;
     c.refresh.read_timeout_s = 20;
     return c;
+}
+
+/// Rigs named `ids` (each file named after its id): margin 20 s, no
+/// jitter, min_ttl_s 5.
+inline Config rigs_config(std::initializer_list<const char*> ids) {
+    Config c;
+    for (const char* id : ids) {
+        RigConfig r;
+        r.id = r.file = id;
+        c.rigs.push_back(r);
+    }
+    c.refresh.margin_s = 20;
+    c.refresh.jitter_s = 0;
+    c.refresh.min_ttl_s = 5;
+    return c;
+}
+
+/// No rig of `reg` has a refresh in flight.
+inline bool all_idle(const RigRegistry& reg) {
+    for (const auto& r : reg.rigs()->rigs) {
+        if (r->refresh_in_flight()) return false;
+    }
+    return true;
 }
 
 /// Polls `pred` until true or a generous real-time deadline passes.
