@@ -452,10 +452,11 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
     // Handlers before the mount, as libfuse's examples do: a SIGTERM that
     // comes as soon as the mount is visible must end the loop and unmount,
     // not kill the process and leave a dead mount.
-    // SIGHUP is ours already (serve()): libfuse leaves it alone, so a SIGHUP
-    // that comes as soon as the mount is visible waits for the reload instead
-    // of unmounting (ReloadTest.ABadConfig..., which sends one then, failed
-    // 1 run in 100 when libfuse's handler had it).
+    // SIGHUP first, not when the reloader starts: libfuse then leaves it
+    // alone, and a SIGHUP that comes as soon as the mount is visible waits
+    // for the reload instead of unmounting (ReloadTest.ABadConfig..., which
+    // sends one then, failed 1 run in 100).
+    e.reloader->catch_sighup();
     fuse_set_signal_handlers(se);
     int mount_rc = 0;
     {
@@ -557,9 +558,6 @@ int serve(const std::shared_ptr<const Config>& config, const DaemonOptions& opti
           ReadinessPipe& ready) {
     const std::unique_ptr<Engine> engine = make_engine(config, options);
     if (!engine) return 1;
-    // On this thread, before any other starts and outside the blocked
-    // scopes: SIGHUP goes to the reloader's thread alone (Reloader::catch_sighup).
-    engine->reloader->catch_sighup();
     ServiceNotifier& service = ready.service();
     engine->reloader->set_reload_hooks([&service] { service.reloading(); },
                                        [&service] { service.reloaded(); });

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -49,17 +48,6 @@ Reloader::~Reloader() { stop(); }
 
 void Reloader::catch_sighup() {
     if (pipe_[1] >= 0) return;
-    // libfuse's loop ends only when a signal interrupts the main thread's
-    // wait, and it checks its exit flag before each wait: a SIGHUP that
-    // wakes that thread opens a window in which a SIGTERM sets the flag just
-    // before the next wait, which then sleeps on (LifecycleTest.
-    // SigtermRightAfterSighup..., round 19 of 20 under TSan). So the thread
-    // that waits for the stop signals never takes SIGHUP; the reloader's
-    // thread does.
-    sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    ::pthread_sigmask(SIG_BLOCK, &hup, nullptr);
     if (::pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
         spdlog::error("SIGHUP reload disabled: pipe: {}",
                       std::error_code(errno, std::generic_category()).message());
@@ -69,7 +57,12 @@ void Reloader::catch_sighup() {
     struct sigaction sa {};
     sa.sa_handler = on_sighup;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;  // the reloader's poll() wakes and reads the pipe
+    // No SA_RESTART: the main thread sleeps in libfuse's loop, which ends
+    // only when a signal interrupts that sleep. A SIGTERM handled while
+    // SIGHUP is delivered sets libfuse's exit flag inside our handler; with
+    // SA_RESTART the kernel would then restart the sleep and the daemon
+    // would ignore the SIGTERM (LifecycleTest.SigtermRightAfterSighup...).
+    sa.sa_flags = 0;
     ::sigaction(SIGHUP, &sa, nullptr);
 }
 
@@ -97,12 +90,6 @@ void Reloader::stop() {
 }
 
 void Reloader::loop() {
-    // The one thread that takes SIGHUP (catch_sighup); a SIGHUP that came
-    // before it started is delivered now.
-    sigset_t hup;
-    sigemptyset(&hup);
-    sigaddset(&hup, SIGHUP);
-    ::pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
     for (;;) {
         pollfd p{pipe_[0], POLLIN, 0};
         if (::poll(&p, 1, -1) < 0) continue;

@@ -31,14 +31,10 @@ class Reloader {
     /// before start(); either may be empty.
     void set_reload_hooks(std::function<void()> begin, std::function<void()> end);
 
-    /// Installs the SIGHUP handler (over libfuse's, which would unmount) and
-    /// blocks SIGHUP in the calling thread, which must be the one that waits
-    /// for the stop signals (the main thread): from now on only start()'s
-    /// thread takes SIGHUP, and one that comes before it starts waits for
-    /// it. Call it before the daemon's other threads start (they inherit the
-    /// mask) and outside a DaemonSignalsBlocked scope (which would restore
-    /// the old mask). Idempotent. Logs one error line (and reloads stay off)
-    /// when no pipe can be made.
+    /// Installs the SIGHUP handler (over libfuse's, which would unmount):
+    /// from now on a SIGHUP is kept in a pipe until start()'s thread reads
+    /// it. Idempotent. Logs one error line (and reloads stay off) when no
+    /// pipe can be made.
     void catch_sighup();
     /// catch_sighup(), then starts the thread that reloads on each SIGHUP.
     /// One Reloader per process.
