@@ -1,7 +1,6 @@
 #include "credfs/daemon/daemon.hpp"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -14,8 +13,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <optional>
 #include <system_error>
@@ -24,7 +21,6 @@
 
 #include "credfs/core/log.hpp"
 #include "credfs/core/signals.hpp"
-#include "credfs/core/thread_annotations.hpp"
 #include "credfs/daemon/service_notifier.hpp"
 #include "credfs/engine/refresh_pool.hpp"
 #include "credfs/engine/refresh_scheduler.hpp"
@@ -43,60 +39,6 @@ namespace credfs {
 namespace {
 
 constexpr unsigned kMaxFuseThreads = 256;
-
-void ignore_signal(int /*sig*/) {}
-
-/// libfuse's multi-threaded loop checks its exit flag, then sleeps until a
-/// worker ends or a signal interrupts the sleep. A SIGTERM handled between
-/// the two (likelier right after a SIGHUP woke the loop) sets the flag and
-/// is lost: the daemon sleeps on and is killed 10 s later
-/// (LifecycleTest.SigtermRightAfterSighup..., round 19 of 20 under TSan).
-/// While the loop runs, this thread looks at the flag every 200 ms and,
-/// once it is set, interrupts the main thread's sleep with a SIGUSR2 whose
-/// handler does nothing, until the loop has returned.
-class LoopNudger {
-  public:
-    /// Call on the thread that runs the loop, before it; `se` must outlive
-    /// this object.
-    explicit LoopNudger(fuse_session* se) : se_(se), loop_thread_(::pthread_self()) {
-        struct sigaction sa {};
-        sa.sa_handler = ignore_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = 0;  // no SA_RESTART: the sleep must end
-        ::sigaction(SIGUSR2, &sa, nullptr);
-        const DaemonSignalsBlocked blocked;
-        thread_ = std::thread(&LoopNudger::run, this);
-    }
-    /// Call once the loop has returned.
-    ~LoopNudger() {
-        {
-            MutexLock lock(mu_);
-            done_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-    LoopNudger(const LoopNudger&) = delete;
-    LoopNudger& operator=(const LoopNudger&) = delete;
-
-  private:
-    void run() {
-        MutexLock lock(mu_);
-        while (!done_) {
-            const auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
-            while (!done_ && mu_.wait_until(cv_, next) != std::cv_status::timeout) {
-            }
-            if (!done_ && fuse_session_exited(se_) != 0) ::pthread_kill(loop_thread_, SIGUSR2);
-        }
-    }
-
-    fuse_session* se_;
-    pthread_t loop_thread_;
-    Mutex mu_;
-    std::condition_variable cv_;
-    bool done_ CREDFS_GUARDED_BY(mu_) = false;
-    std::thread thread_;
-};
 
 /// Reports startup success (0) or failure (1), once: to the waiting parent
 /// (a pipe; -1 in the foreground) and, success only, to the service
@@ -553,11 +495,7 @@ MountOutcome serve_mount(Engine& e, const DaemonOptions& options, ReadinessPipe&
     // read_timeout_s; libfuse's default of 10 workers would let ten such opens
     // stall every ls and stat behind them.
     fuse_loop_cfg_set_max_threads(loop_config, kMaxFuseThreads);
-    int rc = 0;
-    {
-        const LoopNudger nudger(se);
-        rc = fuse_session_loop_mt(se, loop_config);
-    }
+    const int rc = fuse_session_loop_mt(se, loop_config);
     fuse_loop_cfg_destroy(loop_config);
 
     // libfuse reports the signal that ended the loop as its result, and 0
