@@ -26,4 +26,14 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:suppressions=$root/tests/tsan.supp}
 cd "$build"
-ctest -L 'unit|integration' --output-on-failure --timeout 600
+# Under TSan a SIGTERM that comes while the main thread sleeps in libfuse's
+# (uninstrumented) loop is at times never handled: the daemon ignored it for
+# 10 s in about 1 run of 8 of these two tests (20 rounds each), while the
+# plain build passed 600 rounds of each. They test when a signal arrives,
+# which TSan's deferred signal delivery changes; they run in the test and
+# asan stages. docs/reliability.md, "Sanitizers".
+exclude=
+if [ "$name" = tsan ]; then
+  exclude='LifecycleTest\.(SigtermAsSoonAsTheMountAppears|SigtermRightAfterSighup)'
+fi
+ctest -L 'unit|integration' ${exclude:+-E "$exclude"} --output-on-failure --timeout 600
