@@ -26,14 +26,15 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:suppressions=$root/tests/tsan.supp}
 cd "$build"
-# Under TSan a SIGTERM that comes while the main thread sleeps in libfuse's
-# (uninstrumented) loop is at times never handled: the daemon ignored it for
-# 10 s in about 1 run of 8 of these two tests (20 rounds each), while the
-# plain build passed 600 rounds of each. They test when a signal arrives,
-# which TSan's deferred signal delivery changes; they run in the test and
-# asan stages. docs/reliability.md, "Sanitizers".
+# Under TSan a signal that comes just as the main thread goes to sleep in
+# libfuse's (uninstrumented) loop is at times never handled: the daemon
+# ignored a SIGTERM for 10 s in about 1 run of 8 of the first two tests (20
+# rounds each), and a SIGHUP for 20 s in the third, while the plain build
+# passed 600 rounds of the first two and 200 of the third. They test when a
+# signal arrives, which TSan's deferred signal delivery changes; they run in
+# the test and asan stages. docs/reliability.md, "Sanitizers".
 exclude=
 if [ "$name" = tsan ]; then
-  exclude='LifecycleTest\.(SigtermAsSoonAsTheMountAppears|SigtermRightAfterSighup)'
+  exclude='LifecycleTest\.(SigtermAsSoonAsTheMountAppears|SigtermRightAfterSighup|ASighupAsSoonAsTheMountAppears)'
 fi
 ctest -L 'unit|integration' ${exclude:+-E "$exclude"} --output-on-failure --timeout 600
