@@ -45,7 +45,21 @@ std::vector<pid_t> processes_holding(const std::string& dir) {
     return pids;
 }
 
-class LifecycleTest : public MountTest {};
+class LifecycleTest : public MountTest {
+  protected:
+    /// After harness_.stop(): the daemon exited 0 and left no mount.
+    ::testing::AssertionResult exited_zero_and_unmounted() {
+        if (!harness_.exit_status().has_value()) {
+            return ::testing::AssertionFailure() << "the daemon was not reaped";
+        }
+        const int status = *harness_.exit_status();
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            return ::testing::AssertionFailure() << describe_wait_status(status);
+        }
+        if (harness_.mounted()) return ::testing::AssertionFailure() << "still mounted";
+        return ::testing::AssertionSuccess();
+    }
+};
 
 size_t thread_count(pid_t pid) {
     std::error_code ec;
@@ -79,11 +93,7 @@ TEST_F(LifecycleTest, SigtermAsSoonAsTheMountAppearsUnmountsAndExitsZero) {
     for (int round = 1; round <= 20; ++round) {
         ASSERT_TRUE(harness_.start());
         harness_.stop();
-        ASSERT_TRUE(harness_.exit_status().has_value());
-        const int status = *harness_.exit_status();
-        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            << "round " << round << ": " << describe_wait_status(status);
-        ASSERT_FALSE(harness_.mounted());
+        ASSERT_TRUE(exited_zero_and_unmounted()) << "round " << round;
     }
 }
 
@@ -101,11 +111,7 @@ TEST_F(LifecycleTest, SigtermRightAfterSighupStillUnmountsAndExitsZero) {
         ASSERT_EQ(::kill(harness_.pid(), SIGHUP), 0);
         ASSERT_EQ(::kill(harness_.pid(), SIGTERM), 0);
         harness_.stop();
-        ASSERT_TRUE(harness_.exit_status().has_value());
-        const int status = *harness_.exit_status();
-        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            << "round " << round << ": " << describe_wait_status(status);
-        ASSERT_FALSE(harness_.mounted());
+        ASSERT_TRUE(exited_zero_and_unmounted()) << "round " << round;
     }
 }
 
